@@ -1,0 +1,19 @@
+// Command tkgcert keeps the certificates of TKG Service clusters (Cluster API
+// clusters with a kubeadm control plane) from expiring. Run `tkgcert --help`.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/tkgcert/tkgcert/internal/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Execute(ctx, cli.Streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// Streams are a command's standard streams.
+type Streams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+}
+
+// ExitError carries a specific exit code (for example check's threshold codes)
+// from a command to Execute; Message, when set, is printed as the error.
+type ExitError struct {
+	Code    int
+	Message string
+}
+
+func (e *ExitError) Error() string { return e.Message }
+
+// NewRootCommand builds the tkgcert command tree.
+func NewRootCommand(streams Streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "tkgcert",
+		Short: "Keep the certificates of TKG Service clusters from ever expiring",
+		Long: `tkgcert shows, rotates and recovers the certificates of TKG Service clusters:
+Cluster API clusters with a kubeadm control plane, managed from a vSphere
+Supervisor. It also works as a kubectl plugin (kubectl tkgcert ...).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	root.AddCommand(newVersionCommand(streams))
+	return root
+}
+
+// Execute runs the command line and returns the process exit code: 0 on
+// success, the code of an ExitError, 1 for any other failure. Errors are
+// printed once, as "error: <message>".
+func Execute(ctx context.Context, streams Streams, args []string) int {
+	root := NewRootCommand(streams)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var exit *ExitError
+	if errors.As(err, &exit) {
+		if exit.Message != "" {
+			fmt.Fprintf(streams.ErrOut, "error: %s\n", exit.Message)
+		}
+		return exit.Code
+	}
+	fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
+	return 1
+}

@@ -1,0 +1,82 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/tkgcert/tkgcert/internal/capi"
+)
+
+var (
+	mu   sync.Mutex
+	envs = map[capi.APIVersion]*Environment{}
+)
+
+// Main starts one environment per Cluster API version (in parallel), runs
+// the package's tests, stops the environments and returns the exit code for
+// os.Exit. A start failure is printed and fails the package.
+func Main(m *testing.M, versions ...capi.APIVersion) int {
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	started := make([]*Environment, len(versions))
+	errs := make([]error, len(versions))
+	var wg sync.WaitGroup
+	for i, v := range versions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			started[i], errs[i] = Start(ctx, Options{CAPIVersion: v})
+		}()
+	}
+	wg.Wait()
+	stopAll := func() {
+		for _, e := range started {
+			e.Stop()
+		}
+	}
+	for i, err := range errs {
+		if err != nil {
+			stopAll()
+			fmt.Fprintf(os.Stderr, "testenv: starting the %s environment: %v\n", versions[i], err)
+			return 1
+		}
+	}
+	mu.Lock()
+	for i, v := range versions {
+		envs[v] = started[i]
+	}
+	mu.Unlock()
+
+	// An interrupted run (Ctrl-C, go test -timeout) still cleans up.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		if _, ok := <-sigs; ok {
+			stopAll()
+			os.Exit(1)
+		}
+	}()
+	code := m.Run()
+	signal.Stop(sigs)
+	close(sigs)
+	stopAll()
+	return code
+}
+
+// Get returns the package's environment for a Cluster API version; the test
+// fails when Main did not start one.
+func Get(t testing.TB, v capi.APIVersion) *Environment {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	e, ok := envs[v]
+	if !ok {
+		t.Fatalf("no %s test environment: start it from TestMain with testenv.Main(m, capi.%s)", v, v)
+	}
+	return e
+}
