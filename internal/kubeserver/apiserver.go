@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -68,7 +69,7 @@ func StartAPIServer(ctx context.Context, o APIServerOptions) (*APIServer, error)
 	}
 	for attempt := 0; ; attempt++ {
 		s, err := startAPIServerOnce(ctx, o)
-		if err == errRetry && o.Port == 0 && attempt < 5 {
+		if errors.Is(err, errRetry) && o.Port == 0 && attempt < 5 {
 			continue
 		}
 		return s, err
@@ -105,20 +106,59 @@ func startAPIServerOnce(ctx context.Context, o APIServerOptions) (*APIServer, er
 		"--v=0",
 	}
 	args = append(args, o.ExtraArgs...)
-	p, err := startProcess(o.Name, o.Binary, args, filepath.Join(o.Dir, o.Name+".log"))
+	s, err := StartAPIServerProcess(ctx, ProcessOptions{
+		Name: o.Name, Binary: o.Binary, Dir: o.Dir, Args: args,
+		URL: "https://" + hostPort(o.Host, port), ServingCA: o.ServingCA, StartTimeout: o.StartTimeout,
+	})
+	if s != nil {
+		s.Host, s.Port = o.Host, port
+	}
+	return s, err
+}
+
+// ProcessOptions starts kube-apiserver with an exact command line, for
+// callers (the lab's kubelet stand-in) that derive it from a static pod
+// manifest.
+type ProcessOptions struct {
+	// Name labels the process in errors and names its log file.
+	Name string
+	// Binary is the path of the kube-apiserver binary.
+	Binary string
+	// Dir receives the log file.
+	Dir string
+	// Args is the full argument list.
+	Args []string
+	// URL is where /readyz is probed, for example https://127.10.0.11:6443.
+	URL string
+	// ServingCA verifies the serving certificate during the probe; when nil
+	// the probe does not verify it (the lab probes servers whose certificates
+	// may have expired on purpose).
+	ServingCA *x509.CertPool
+	// StartTimeout bounds the wait for /readyz (default 90s).
+	StartTimeout time.Duration
+}
+
+// StartAPIServerProcess starts kube-apiserver with o.Args and waits until
+// /readyz at o.URL answers ok.
+func StartAPIServerProcess(ctx context.Context, o ProcessOptions) (*APIServer, error) {
+	if o.Name == "" {
+		o.Name = "kube-apiserver"
+	}
+	if o.StartTimeout == 0 {
+		o.StartTimeout = 90 * time.Second
+	}
+	p, err := startProcess(o.Name, o.Binary, o.Args, filepath.Join(o.Dir, o.Name+".log"))
 	if err != nil {
 		return nil, err
 	}
-	url := "https://" + hostPort(o.Host, port)
-	hc := &http.Client{
-		Timeout: 2 * time.Second,
-		Transport: &http.Transport{
-			TLSClientConfig: &tls.Config{RootCAs: o.ServingCA, MinVersion: tls.VersionTLS12},
-		},
+	tlsCfg := &tls.Config{RootCAs: o.ServingCA, MinVersion: tls.VersionTLS12}
+	if o.ServingCA == nil {
+		tlsCfg.InsecureSkipVerify = true //nolint:gosec // readiness probe of our own child process only
 	}
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
 	defer hc.CloseIdleConnections()
 	probe := func(ctx context.Context) error {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/readyz", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, o.URL+"/readyz", nil)
 		resp, err := hc.Do(req)
 		if err != nil {
 			return err
@@ -133,12 +173,12 @@ func startAPIServerOnce(ctx context.Context, o APIServerOptions) (*APIServer, er
 	defer cancel()
 	if err := p.waitReady(wctx, probe); err != nil {
 		p.Stop(5 * time.Second)
-		if o.Port == 0 && p.addressInUse() {
-			return nil, errRetry
+		if p.addressInUse() {
+			return nil, fmt.Errorf("%s could not listen for %s, address already in use: %w", o.Name, o.URL, errRetry)
 		}
 		return nil, err
 	}
-	return &APIServer{URL: url, Host: o.Host, Port: port, proc: p}, nil
+	return &APIServer{URL: o.URL, proc: p}, nil
 }
 
 // Stop terminates the API server.
