@@ -120,7 +120,10 @@ func readCRDFile(path string) ([]*apiextensionsv1.CustomResourceDefinition, erro
 func onlyVersion(crd *apiextensionsv1.CustomResourceDefinition, version string) bool {
 	for _, v := range crd.Spec.Versions {
 		if v.Name == version {
+			// The one version served is the cluster's current API (as v1beta1
+			// is on a TKG Supervisor), so it is not announced as deprecated.
 			v.Served, v.Storage = true, true
+			v.Deprecated, v.DeprecationWarning = false, nil
 			crd.Spec.Versions = []apiextensionsv1.CustomResourceDefinitionVersion{v}
 			crd.Spec.Conversion = &apiextensionsv1.CustomResourceConversion{Strategy: apiextensionsv1.NoneConverter}
 			return true

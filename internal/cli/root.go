@@ -39,7 +39,7 @@ Supervisor. It also works as a kubectl plugin (kubectl tkgcert ...).`,
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
-	root.AddCommand(newVersionCommand(streams))
+	root.AddCommand(newVersionCommand(streams), newLabCommand(streams))
 	return root
 }
 

@@ -1,0 +1,203 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tkgcert/tkgcert/internal/capi"
+	"github.com/tkgcert/tkgcert/internal/lab"
+)
+
+func newLabCommand(streams Streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "lab",
+		Short: "Run a local, simulated Supervisor with TKG clusters",
+		Long: `The lab simulates a vSphere Supervisor with TKG Service clusters on this machine,
+from real parts: a real kube-apiserver and etcd serving Cluster API's CRDs, a real
+kube-apiserver per control-plane node with its own kubeadm PKI, and a real SSH server
+per node whose sessions see the node's /etc/kubernetes with the real kubeadm on PATH.
+It is a simulation of the vendor side, for demos and tests: no vSphere is involved.
+
+It needs root (per-node loopback addresses, private mount namespaces) and the
+binaries that ` + "`make tools`" + ` builds.`,
+	}
+	cmd.AddCommand(newLabUpCommand(streams), newLabDownCommand(streams))
+	return cmd
+}
+
+type labUpOptions struct {
+	Streams
+	stateDir, binDir, capiVersion string
+	clusters                      []string
+	generate, cpReplicas, workers int
+	provisionDelay                time.Duration
+	sshPort, addressBlock         int
+	verbose                       bool
+
+	parsed lab.Options
+}
+
+func newLabUpCommand(streams Streams) *cobra.Command {
+	o := &labUpOptions{Streams: streams}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start the lab in the foreground until interrupted",
+		Long: `Start the lab and keep it running until SIGINT or SIGTERM (or ` + "`tkgcert lab down`" + `).
+When the world is ready it writes <state-dir>/supervisor.kubeconfig (context
+kubernetes-admin@kubernetes) and then <state-dir>/ready.
+
+Scenarios for --cluster NAMESPACE/NAME[:SCENARIO]:
+  healthy               leaf certificates expire in about 300 days (default)
+  expiring              leaf certificates expire in about 20 days
+  expired               leaf certificates expired yesterday; the cluster's API rejects clients
+  kubelet-rotation-off  a worker's kubelet has rotateCertificates: false
+  stuck                 new machines never leave Provisioning
+  paused                the KubeadmControlPlane is paused`,
+		Example: `  # The seed's world: tkg-cluster-ns/tkg-cluster, 3 control-plane nodes, 1 worker
+  sudo tkgcert lab up
+
+  # Current Cluster API (v1beta2) with several scenarios
+  tkgcert lab up --capi-version v1beta2 \
+    --cluster tkg-cluster-ns/tkg-cluster --cluster prod/old:expired --cluster prod/soon:expiring
+
+  # A fleet for scale runs: 100 light clusters (no workload API server) and fast rollouts
+  tkgcert lab up --generate 100 --provision-delay 0
+
+  # Then, from another shell
+  export KUBECONFIG=.tkgcert-lab/supervisor.kubeconfig
+  kubectl get clusters,kcp,machines -A`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			return o.Run(cmd)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.stateDir, "state-dir", ".tkgcert-lab", "Directory for the lab's files (node disks, logs, supervisor.kubeconfig, ready)")
+	f.StringVar(&o.binDir, "bin-dir", "bin", "Directory searched first for etcd, kube-apiserver and kubeadm (then PATH)")
+	f.StringVar(&o.capiVersion, "capi-version", string(capi.V1Beta1), "Cluster API version the Supervisor serves: v1beta1 (TKG) or v1beta2")
+	f.StringArrayVar(&o.clusters, "cluster", nil, "Cluster to create as NAMESPACE/NAME[:SCENARIO], repeatable (default tkg-cluster-ns/tkg-cluster:healthy)")
+	f.IntVar(&o.generate, "generate", 0, "Also create N light clusters gen-NNN in namespace tkg-fleet (no workload API server; SSH and TLS stay real)")
+	f.IntVar(&o.cpReplicas, "control-plane-replicas", 3, "Control-plane machines per cluster")
+	f.IntVar(&o.workers, "workers", 1, "Worker machines per cluster")
+	f.DurationVar(&o.provisionDelay, "provision-delay", lab.DefaultProvisionDelay, "How long a new machine takes to come up (0 for fast tests)")
+	f.IntVar(&o.sshPort, "ssh-port", 22, "SSH port of every node")
+	f.IntVar(&o.addressBlock, "address-block", lab.DefaultAddressBlock, "Second octet of the first cluster's loopback block 127.B.0.0/16 (labs side by side need distinct blocks)")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "Log every machine and node event to stderr")
+	return cmd
+}
+
+func (o *labUpOptions) Complete() error {
+	v, err := capi.ParseAPIVersion(o.capiVersion)
+	if err != nil {
+		return err
+	}
+	var specs []lab.ClusterSpec
+	for _, s := range o.clusters {
+		spec, err := lab.ParseClusterSpec(s)
+		if err != nil {
+			return err
+		}
+		specs = append(specs, spec)
+	}
+	if len(specs) == 0 {
+		specs = []lab.ClusterSpec{lab.DefaultCluster}
+	}
+	stateDir, err := filepath.Abs(o.stateDir)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelWarn
+	if o.verbose {
+		level = slog.LevelInfo
+	}
+	o.parsed = lab.Options{
+		StateDir:             stateDir,
+		BinDir:               o.binDir,
+		CAPIVersion:          v,
+		Clusters:             specs,
+		Generate:             o.generate,
+		ControlPlaneReplicas: o.cpReplicas,
+		Workers:              o.workers,
+		ProvisionDelay:       o.provisionDelay,
+		SSHPort:              o.sshPort,
+		AddressBlock:         o.addressBlock,
+		Logger:               slog.New(slog.NewTextHandler(o.ErrOut, &slog.HandlerOptions{Level: level})),
+	}
+	return nil
+}
+
+func (o *labUpOptions) Run(cmd *cobra.Command) error {
+	ctx := cmd.Context()
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("the lab needs root: it binds per-node loopback addresses and uses private mount namespaces for node shells")
+	}
+	lock, err := lab.LockStateDir(o.parsed.StateDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	start := time.Now()
+	fmt.Fprintf(o.ErrOut, "Starting the lab in %s (Cluster API %s, %d clusters) ...\n",
+		o.parsed.StateDir, o.parsed.CAPIVersion, len(o.parsed.Clusters)+o.parsed.Generate)
+	l, err := lab.Up(ctx, o.parsed)
+	if err != nil {
+		return fmt.Errorf("starting the lab: %w", err)
+	}
+	defer l.Close()
+	kubeconfig, err := l.Kubeconfig()
+	if err != nil {
+		return err
+	}
+	if err := lock.Ready(kubeconfig); err != nil {
+		return err
+	}
+	kc := filepath.Join(o.parsed.StateDir, lab.KubeconfigFile)
+	first := o.parsed.Clusters[0]
+	fmt.Fprintf(o.Out, `Lab ready in %s (a simulated Supervisor; no vSphere involved).
+
+  export KUBECONFIG=%s
+  kubectl get clusters -A
+  kubectl get kcp,machines -n %s
+  tkgcert clusters -A
+  tkgcert check -n %s %s
+
+Stop it with Ctrl-C or: tkgcert lab down --state-dir %s
+`, time.Since(start).Round(100*time.Millisecond), kc, first.Namespace, first.Namespace, first.Name, o.stateDir)
+	<-ctx.Done()
+	fmt.Fprintln(o.ErrOut, "Stopping the lab ...")
+	return nil
+}
+
+type labDownOptions struct {
+	Streams
+	stateDir string
+	timeout  time.Duration
+}
+
+func newLabDownCommand(streams Streams) *cobra.Command {
+	o := &labDownOptions{Streams: streams}
+	cmd := &cobra.Command{
+		Use:     "down",
+		Short:   "Stop the lab running in a state directory",
+		Example: "  tkgcert lab down\n  tkgcert lab down --state-dir /tmp/lab",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := lab.Down(o.stateDir, o.timeout); err != nil {
+				return err
+			}
+			fmt.Fprintf(o.Out, "Lab in %s stopped\n", o.stateDir)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&o.stateDir, "state-dir", ".tkgcert-lab", "State directory of the running lab")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 2*time.Minute, "How long to wait for the lab to stop")
+	return cmd
+}
