@@ -595,4 +595,3 @@ func (c *cluster) kubeadmConfigExpiry(ctx context.Context, m *machine) error {
 	return a.patch(ctx, a.apiVersion(bootstrapGroup), "KubeadmConfig", c.spec.Namespace, m.name,
 		obj{"metadata": obj{"annotations": obj{certExpiryAnnotation: rfc3339(m.node.certNotAfter)}}})
 }
-

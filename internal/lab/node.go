@@ -214,4 +214,3 @@ func selfSigned(component string, ip net.IP, now time.Time) (tls.Certificate, er
 	}
 	return tls.Certificate{Certificate: [][]byte{leaf.Cert.Raw, ca.Cert.Raw}, PrivateKey: leaf.Key, Leaf: leaf.Cert}, nil
 }
-
