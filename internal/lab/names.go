@@ -28,7 +28,7 @@ func machineSetHash() string {
 	if err != nil {
 		panic(err)
 	}
-	return fmt.Sprintf("%x", v.Int64())[:9]
+	return fmt.Sprintf("%09x", v.Int64())
 }
 
 // vsphereUUID renders a BIOS UUID in the form of vSphere provider IDs.
