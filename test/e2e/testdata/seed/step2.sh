@@ -1,0 +1,2 @@
+export CLUSTER_NAMESPACE="tkg-cluster-ns"
+kubectl get clusters -n $CLUSTER_NAMESPACE

@@ -1,0 +1,1 @@
+kubectl get machines -n $CLUSTER_NAMESPACE
