@@ -36,6 +36,9 @@ Supervisor. It also works as a kubectl plugin (kubectl tkgcert ...).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fmt.Errorf("%w\nSee '%s --help' for usage and examples", err, c.CommandPath())
+	})
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
@@ -47,7 +50,10 @@ Supervisor. It also works as a kubectl plugin (kubectl tkgcert ...).`,
 // success, the code of an ExitError, 1 for any other failure. Errors are
 // printed once, as "error: <message>".
 func Execute(ctx context.Context, streams Streams, args []string) int {
-	root := NewRootCommand(streams)
+	return execute(ctx, streams, NewRootCommand(streams), args)
+}
+
+func execute(ctx context.Context, streams Streams, root *cobra.Command, args []string) int {
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

@@ -48,6 +48,7 @@ type machine struct {
 	providerID string
 	init       bool // the first control-plane machine runs kubeadm init
 	drained    bool // taken out of the endpoint while being deleted
+	outdated   bool // as last written to the UpToDate condition (v1beta2)
 	node       *node
 }
 
@@ -382,6 +383,7 @@ func (c *cluster) patchMachineStatus(ctx context.Context, m *machine) error {
 			a.condition("NodeReady", running && m.phase == phaseRunning, "", "", now),
 			a.condition("NodeHealthy", running && m.phase == phaseRunning, "", "", now),
 			a.condition("Deleting", m.phase == phaseDeleting, "", "", now),
+			a.condition("UpToDate", !m.outdated, "", "", now),
 		}
 	}
 	status["conditions"] = conds
@@ -436,6 +438,9 @@ func (c *cluster) updateStatuses(ctx context.Context, kcpT, mdT triggers) error 
 	now := c.lab.now()
 	ns := c.spec.Namespace
 
+	if err := c.refreshUpToDate(ctx, kcpT, mdT, now); err != nil {
+		return err
+	}
 	cp := c.sortedMachines(controlPlane)
 	var total, ready, upToDate int
 	for _, m := range cp {
@@ -556,6 +561,31 @@ func (c *cluster) updateStatuses(ctx context.Context, kcpT, mdT triggers) error 
 		}
 	}
 	return a.patchStatus(ctx, a.apiVersion(clusterGroup), "Cluster", ns, c.spec.Name, clStatus)
+}
+
+// refreshUpToDate rewrites a machine's status when whether it is up to
+// date changed (a rollout was asked for), as Cluster API keeps the
+// Machine's UpToDate condition current.
+func (c *cluster) refreshUpToDate(ctx context.Context, kcpT, mdT triggers, now time.Time) error {
+	for _, r := range []role{controlPlane, worker} {
+		t := kcpT
+		if r == worker {
+			t = mdT
+		}
+		for _, m := range c.sortedMachines(r) {
+			out := c.outdated(m, t, now) || (r == worker && m.setName != c.msName)
+			c.mu.Lock()
+			changed := out != m.outdated
+			m.outdated = out
+			c.mu.Unlock()
+			if changed && m.phase != phaseDeleting {
+				if err := c.patchMachineStatus(ctx, m); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // outdated applies Cluster API's rollout rules (util/collections): a machine

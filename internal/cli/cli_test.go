@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"github.com/spf13/cobra"
+	"strings"
+	"testing"
+)
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = Execute(context.Background(), Streams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, args)
+	return code, out.String(), errOut.String()
+}
+
+func TestVersionJSON(t *testing.T) {
+	code, out, _ := runCLI("version", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var v versionInfo
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("version -o json is not JSON: %v\n%s", err, out)
+	}
+	if v.Version == "" || v.ClusterAPI == "" || len(v.ClusterAPIAPI) != 2 {
+		t.Errorf("version info %+v", v)
+	}
+}
+
+func TestErrorsAreOneLineWithoutUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"version", "-o", "yaml"}, `error: unknown output format "yaml"`},
+		{[]string{"lab", "up", "--cluster", "prod/old:broken", "--state-dir", "/nonexistent/never"}, `unknown scenario "broken"`},
+		{[]string{"lab", "up", "--capi-version", "v1alpha4", "--state-dir", "/nonexistent/never"}, `unsupported Cluster API version "v1alpha4"`},
+		{[]string{"lab", "down", "--state-dir", "/nonexistent/never"}, "no lab is running in /nonexistent/never"},
+	} {
+		code, out, errOut := runCLI(tc.args...)
+		if code != 1 || out != "" || !strings.Contains(errOut, tc.want) || strings.Contains(errOut, "Usage:") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 1 and %q without usage", tc.args, code, out, errOut, tc.want)
+		}
+	}
+}
+
+func TestFlagErrorsPointToHelp(t *testing.T) {
+	code, _, errOut := runCLI("lab", "up", "--no-such-flag")
+	if code != 1 || !strings.Contains(errOut, "unknown flag: --no-such-flag") || !strings.Contains(errOut, "See 'tkgcert lab up --help'") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestExitErrorSetsTheExitCode(t *testing.T) {
+	var out, errOut bytes.Buffer
+	streams := Streams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
+	root := NewRootCommand(streams)
+	root.AddCommand(&cobra.Command{Use: "threshold", RunE: func(*cobra.Command, []string) error {
+		return &ExitError{Code: 3, Message: "2 certificates expire within 7d"}
+	}}, &cobra.Command{Use: "quiet", RunE: func(*cobra.Command, []string) error {
+		return &ExitError{Code: 2}
+	}})
+	if code := execute(context.Background(), streams, root, []string{"threshold"}); code != 3 || errOut.String() != "error: 2 certificates expire within 7d\n" {
+		t.Errorf("exit %d, stderr %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := execute(context.Background(), streams, root, []string{"quiet"}); code != 2 || errOut.String() != "" {
+		t.Errorf("exit %d, stderr %q; want 2 and nothing printed", code, errOut.String())
+	}
+}
