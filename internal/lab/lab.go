@@ -158,7 +158,7 @@ func (c *cluster) provisionInitial(ctx context.Context) error {
 	if c.full() {
 		lb, err := netsim.ListenBalancer(c.endpoint())
 		if err != nil {
-			return fmt.Errorf("cluster %s: listening on its endpoint %s: %w", c.key(), c.endpoint(), err)
+			return fmt.Errorf("cluster %s: listening on its endpoint %s: %w (is another lab using address block %d? pick another with --address-block)", c.key(), c.endpoint(), err, c.lab.o.AddressBlock)
 		}
 		c.lb = lb
 	}
