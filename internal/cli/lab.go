@@ -51,7 +51,8 @@ func newLabUpCommand(streams Streams) *cobra.Command {
 When the world is ready it writes <state-dir>/supervisor.kubeconfig (context
 kubernetes-admin@kubernetes) and then <state-dir>/ready.
 
-Scenarios for --cluster NAMESPACE/NAME[:SCENARIO]:
+Scenarios for --cluster NAMESPACE/NAME[:SCENARIO][,light] (light: no workload API server,
+as the --generate clusters):
   healthy               leaf certificates expire in about 300 days (default)
   expiring              leaf certificates expire in about 20 days
   expired               leaf certificates expired yesterday; the cluster's API rejects clients
@@ -83,7 +84,7 @@ Scenarios for --cluster NAMESPACE/NAME[:SCENARIO]:
 	f.StringVar(&o.stateDir, "state-dir", ".tkgcert-lab", "Directory for the lab's files (node disks, logs, supervisor.kubeconfig, ready)")
 	f.StringVar(&o.binDir, "bin-dir", "bin", "Directory searched first for etcd, kube-apiserver and kubeadm (then PATH)")
 	f.StringVar(&o.capiVersion, "capi-version", string(capi.V1Beta1), "Cluster API version the Supervisor serves: v1beta1 (TKG) or v1beta2")
-	f.StringArrayVar(&o.clusters, "cluster", nil, "Cluster to create as NAMESPACE/NAME[:SCENARIO], repeatable (default tkg-cluster-ns/tkg-cluster:healthy)")
+	f.StringArrayVar(&o.clusters, "cluster", nil, "Cluster to create as NAMESPACE/NAME[:SCENARIO][,light], repeatable (default tkg-cluster-ns/tkg-cluster:healthy)")
 	f.IntVar(&o.generate, "generate", 0, "Also create N light clusters gen-NNN in namespace tkg-fleet (no workload API server; SSH and TLS stay real)")
 	f.IntVar(&o.cpReplicas, "control-plane-replicas", 3, "Control-plane machines per cluster")
 	f.IntVar(&o.workers, "workers", 1, "Worker machines per cluster")

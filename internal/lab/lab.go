@@ -2,8 +2,12 @@ package lab
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,6 +45,7 @@ type Lab struct {
 	wg     sync.WaitGroup
 	now    func() time.Time
 
+	hostKeySeed    []byte // see hostKey
 	addedULA       bool
 	kubeadmVersion string // of the nodes' kubeadm, recorded in kubeadm-config
 }
@@ -59,6 +64,9 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 		}
 	}()
 	if l.bins, err = kubeserver.FindBinaries(o.BinDir); err != nil {
+		return nil, err
+	}
+	if l.hostKeySeed, err = loadHostKeySeed(o.StateDir); err != nil {
 		return nil, err
 	}
 	if l.kubeadmVersion, err = kubeadmVersion(ctx, l.bins.Kubeadm); err != nil {
@@ -353,6 +361,35 @@ func (l *Lab) Close() {
 	if l.addedULA {
 		removeLoopbackULA(l.o.AddressBlock)
 	}
+}
+
+// hostKey is a node's SSH host key: derived from the state directory's
+// seed and the node's address, so a lab restarted on the same state
+// directory presents the same keys at the same addresses (users' known_hosts
+// stay valid), while every new machine, which gets a new address, gets a new
+// key as a new VM would.
+func (l *Lab) hostKey(ip net.IP) ed25519.PrivateKey {
+	sum := sha256.Sum256(append(append([]byte(nil), l.hostKeySeed...), ip.String()...))
+	return ed25519.NewKeyFromSeed(sum[:])
+}
+
+func loadHostKeySeed(stateDir string) ([]byte, error) {
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(stateDir, hostKeySeedFile)
+	seed, err := os.ReadFile(path)
+	if err == nil && len(seed) == 32 {
+		return seed, nil
+	}
+	seed = make([]byte, 32)
+	if _, err := rand.Read(seed); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, seed, 0o600); err != nil {
+		return nil, fmt.Errorf("writing the host key seed: %w", err)
+	}
+	return seed, nil
 }
 
 // kubeadmVersion asks the nodes' kubeadm for its version.

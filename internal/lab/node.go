@@ -2,8 +2,6 @@ package lab
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -84,11 +82,7 @@ func (c *cluster) startNode(ctx context.Context, m *machine, v pki.Validity, rot
 		return nil, fmt.Errorf("writing the disk of node %s: %w", m.name, err)
 	}
 
-	_, hostPriv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	hostKey, err := ssh.NewSignerFromSigner(hostPriv)
+	hostKey, err := ssh.NewSignerFromSigner(c.lab.hostKey(ip))
 	if err != nil {
 		return nil, err
 	}

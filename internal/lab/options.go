@@ -63,19 +63,24 @@ type ClusterSpec struct {
 
 func (c ClusterSpec) String() string { return c.Namespace + "/" + c.Name + ":" + string(c.Scenario) }
 
-// ParseClusterSpec parses NAMESPACE/NAME[:SCENARIO] (default scenario healthy).
+// ParseClusterSpec parses NAMESPACE/NAME[:SCENARIO][,light] (default
+// scenario healthy; light: no workload API server).
 func ParseClusterSpec(s string) (ClusterSpec, error) {
-	ref, scenario, hasScenario := strings.Cut(s, ":")
+	body, opt, hasOpt := strings.Cut(s, ",")
+	if hasOpt && opt != "light" {
+		return ClusterSpec{}, fmt.Errorf("cluster %q: unknown option %q (the only option is light)", s, opt)
+	}
+	ref, scenario, hasScenario := strings.Cut(body, ":")
 	ns, name, ok := strings.Cut(ref, "/")
 	if !ok || ns == "" || name == "" {
-		return ClusterSpec{}, fmt.Errorf("cluster %q: want NAMESPACE/NAME[:SCENARIO], for example tkg-cluster-ns/tkg-cluster:healthy", s)
+		return ClusterSpec{}, fmt.Errorf("cluster %q: want NAMESPACE/NAME[:SCENARIO][,light], for example tkg-cluster-ns/tkg-cluster:healthy", s)
 	}
 	for _, part := range []string{ns, name} {
 		if errs := validation.IsDNS1123Label(part); len(errs) > 0 {
 			return ClusterSpec{}, fmt.Errorf("cluster %q: %q is not a valid name: %s", s, part, strings.Join(errs, "; "))
 		}
 	}
-	spec := ClusterSpec{Namespace: ns, Name: name, Scenario: Healthy}
+	spec := ClusterSpec{Namespace: ns, Name: name, Scenario: Healthy, Light: hasOpt}
 	if hasScenario {
 		spec.Scenario = Scenario(scenario)
 		valid := false

@@ -16,7 +16,9 @@ const (
 	KubeconfigFile = "supervisor.kubeconfig"
 	ReadyFile      = "ready"
 	lockFile       = "lock"
-	pidFile        = "pid"
+	// hostKeySeedFile outlives runs: it keeps the nodes' host keys stable.
+	hostKeySeedFile = "hostkey-seed"
+	pidFile         = "pid"
 )
 
 // StateLock is the exclusive hold of a state directory by one running lab.

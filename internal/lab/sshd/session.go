@@ -31,9 +31,14 @@ type session struct {
 	started  bool
 	finished chan struct{} // closed when the process is reaped and the channel closed
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	mntNS  string   // the session's mount namespace, /proc/PID/ns/mnt
+	mu    sync.Mutex
+	cmd   *exec.Cmd
+	mntNS string // the session's mount namespace, /proc/PID/ns/mnt
+	// nsRef holds the namespace open while the session lives: a namespace
+	// whose last process exited is freed and its inode (what mntNS names)
+	// can be given to the next session's namespace, whose processes the
+	// final sweep would then kill. An open nsfs file keeps it from reuse.
+	nsRef  *os.File
 	ptmx   *os.File // the pty master, until the session ends
 	reaped bool     // the leader was reaped: its PID (and process group ID) may be reused
 }
@@ -283,12 +288,14 @@ func (sess *session) start(command *string) (err error) {
 	// Start succeeded, so the process has already called unshare and exec'd
 	// the setup script, which waits for the gate: its mount namespace is the
 	// session's own, and nothing else runs in it yet.
-	ns, nsErr := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", cmd.Process.Pid))
-	if self, _ := os.Readlink("/proc/self/ns/mnt"); nsErr != nil || ns == self {
-		ns = "" // never sweep the server's own namespace
+	nsPath := fmt.Sprintf("/proc/%d/ns/mnt", cmd.Process.Pid)
+	nsRef, refErr := os.Open(nsPath)
+	ns, nsErr := os.Readlink(nsPath)
+	if self, _ := os.Readlink("/proc/self/ns/mnt"); nsErr != nil || refErr != nil || ns == self {
+		ns = "" // never sweep the server's own namespace (nor one we cannot pin)
 	}
 	sess.mu.Lock()
-	sess.cmd, sess.mntNS = cmd, ns
+	sess.cmd, sess.mntNS, sess.nsRef = cmd, ns, nsRef
 	sess.mu.Unlock()
 	release.Close() // let the setup script go on
 	sess.started = true
@@ -323,6 +330,10 @@ func (sess *session) wait(dir string, outputs *sync.WaitGroup) {
 	sess.mu.Lock()
 	sess.killAll()
 	sess.reaped = true
+	if sess.nsRef != nil {
+		sess.nsRef.Close() // the sweep is done: the namespace may go
+		sess.nsRef = nil
+	}
 	sess.mu.Unlock()
 	_ = sess.cmd.Wait()
 

@@ -1,0 +1,194 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/remote"
+	"github.com/tkgcert/tkgcert/internal/report"
+	"github.com/tkgcert/tkgcert/internal/source"
+)
+
+type checkOptions struct {
+	Streams
+	kube *kubeOptions
+
+	sourceName, output, warnS, criticalS string
+	parallel                             int
+	ssh                                  sshFlags
+
+	clusters []string
+	src      source.Kind
+	format   report.Format
+	warn     time.Duration
+	critical time.Duration
+}
+
+// sshFlags are the SSH settings shared by every command that reaches nodes.
+type sshFlags struct {
+	user, jump, policy, knownHosts string
+	port                           int
+	timeout                        time.Duration
+}
+
+func (s *sshFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&s.user, "ssh-user", "vmware-system-user", "SSH user on the nodes")
+	f.IntVar(&s.port, "ssh-port", 22, "SSH port of the nodes")
+	f.StringVar(&s.jump, "ssh-jump", "", "Reach the nodes through this host, [user@]host[:port] (a bastion or Supervisor node), with the cluster's key")
+	f.DurationVar(&s.timeout, "ssh-timeout", 10*time.Second, "Timeout to connect to a node")
+	f.StringVar(&s.policy, "host-key-policy", string(remote.AcceptNew), "Host key checking: strict, accept-new (remember new hosts), or insecure (like StrictHostKeyChecking=no)")
+	f.StringVar(&s.knownHosts, "known-hosts", "", "known_hosts file (default: tkgcert/known_hosts in the user's config directory)")
+}
+
+func (s *sshFlags) options(warn func(string)) (remote.Options, error) {
+	policy, err := remote.ParseHostKeyPolicy(s.policy)
+	if err != nil {
+		return remote.Options{}, err
+	}
+	kh := s.knownHosts
+	if kh == "" && policy != remote.Insecure {
+		if kh, err = remote.DefaultKnownHostsPath(); err != nil {
+			return remote.Options{}, err
+		}
+	}
+	if s.port < 1 || s.port > 65535 {
+		return remote.Options{}, fmt.Errorf("--ssh-port %d: want 1 to 65535", s.port)
+	}
+	return remote.Options{User: s.user, Port: s.port, Timeout: s.timeout, Jump: s.jump,
+		HostKeyPolicy: policy, KnownHostsFile: kh, Warn: warn}, nil
+}
+
+func newCheckCommand(streams Streams) *cobra.Command {
+	o := &checkOptions{Streams: streams}
+	cmd := &cobra.Command{
+		Use:   "check [CLUSTER...]",
+		Short: "Show every certificate of every node, as kubeadm does, with exit codes for monitoring",
+		Long: `Check reads every certificate of the clusters in scope: on each control-plane node the
+kubeadm PKI (shown as ` + "`kubeadm certs check-expiration`" + ` shows it), on every node the kubelet's
+client certificate and whether it rotates, and from the Supervisor the cluster's CAs and the
+kubeconfig secret's client certificate. Without CLUSTER names it checks every cluster in the
+namespace (or in all namespaces with -A).
+
+Sources (--source):
+  ssh      read the PKI files over SSH and parse them (default; the cluster's key from
+           <cluster>-ssh is held in memory only, private keys never leave the nodes)
+  kubeadm  run "sudo kubeadm certs check-expiration" on each node and parse its output
+  tls      read the serving certificates from ports 6443, 2379, 2380, 10250, 10257, 10259
+           (no SSH; client certificates are not visible this way)
+
+Exit codes:
+  0  every certificate is valid for longer than --warn
+  1  the check could not be completed for some cluster or node (errors are listed)
+  2  some certificate expires within --warn
+  3  some certificate expires within --critical, or has expired
+(3 takes precedence over 2, and 2 over 1.)`,
+		Example: `  # The seed's cluster, as in its step 5
+  tkgcert check -n tkg-cluster-ns tkg-cluster
+
+  # Every cluster of the Supervisor, for monitoring
+  tkgcert check -A -o json > report.json; echo "exit $?"
+
+  # Without SSH, through a bastion, or with strict host keys
+  tkgcert check -A --source tls
+  tkgcert check -n prod --ssh-jump admin@10.0.0.5
+  tkgcert check -n prod --host-key-policy strict --known-hosts ./known_hosts`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			return o.Run(cmd)
+		},
+	}
+	o.kube = newKubeOptions(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.sourceName, "source", string(source.SSH), "How to read node certificates: ssh, kubeadm or tls")
+	f.StringVarP(&o.output, "output", "o", "table", "Output format: table, json or yaml")
+	f.StringVar(&o.warnS, "warn", "30d", "Warn about certificates expiring within this time")
+	f.StringVar(&o.criticalS, "critical", "7d", "Critical for certificates expiring within this time")
+	f.IntVar(&o.parallel, "parallel", inventory.DefaultParallel, "Nodes read at the same time")
+	o.ssh.add(cmd)
+	return cmd
+}
+
+func (o *checkOptions) Complete(args []string) error {
+	var err error
+	o.clusters = args
+	if o.src, err = source.ParseKind(o.sourceName); err != nil {
+		return err
+	}
+	if o.format, err = report.ParseFormat(o.output); err != nil {
+		return err
+	}
+	if o.warn, err = parseDuration(o.warnS); err != nil {
+		return fmt.Errorf("--warn: %w", err)
+	}
+	if o.critical, err = parseDuration(o.criticalS); err != nil {
+		return fmt.Errorf("--critical: %w", err)
+	}
+	if o.critical > o.warn {
+		return fmt.Errorf("--critical (%s) must not exceed --warn (%s)", o.criticalS, o.warnS)
+	}
+	if o.parallel < 1 {
+		return fmt.Errorf("--parallel must be at least 1")
+	}
+	if len(args) > 0 && o.kube.allNamespaces {
+		return fmt.Errorf("cluster names and -A do not mix: name clusters in one namespace (-n), or check all with -A")
+	}
+	return nil
+}
+
+func (o *checkOptions) Run(cmd *cobra.Command) error {
+	ctx := cmd.Context()
+	r, ns, err := o.kube.reader()
+	if err != nil {
+		return err
+	}
+	warned := false
+	sshOpts, err := o.ssh.options(func(msg string) {
+		if !warned {
+			warned = true
+			fmt.Fprintf(o.ErrOut, "warning: %s\n", msg)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	progress := isTerminal(o.ErrOut)
+	start := time.Now()
+	rep, err := inventory.Run(ctx, r, inventory.Options{
+		Namespace: ns, Clusters: o.clusters, Source: o.src, Parallel: o.parallel, SSH: sshOpts,
+		Progress: func(done, total int) {
+			if progress {
+				fmt.Fprintf(o.ErrOut, "\rchecked %d/%d nodes", done, total)
+				if done == total {
+					fmt.Fprintln(o.ErrOut)
+				}
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	v := inventory.Evaluate(rep, o.warn, o.critical)
+	if o.format == report.Table {
+		if err := report.CheckTable(o.Out, rep, v, rep.GeneratedAt, report.Style{Color: isTerminal(o.Out)}); err != nil {
+			return err
+		}
+	} else if err := report.Document(o.Out, o.format, rep); err != nil {
+		return err
+	}
+	if progress {
+		fmt.Fprintf(o.ErrOut, "checked %d clusters in %s\n", len(rep.Clusters), time.Since(start).Round(time.Millisecond))
+	}
+	if v.Errors > 0 && o.format != report.Table {
+		fmt.Fprintf(o.ErrOut, "%d errors; see the errors fields of the report\n", v.Errors)
+	}
+	if v.Code != inventory.ExitOK {
+		return &ExitError{Code: v.Code}
+	}
+	return nil
+}

@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/rest"
+
+	"github.com/tkgcert/tkgcert/internal/fleet"
+)
+
+// kubeOptions are kubectl's flags for reaching the Supervisor, plus -A.
+type kubeOptions struct {
+	flags         *genericclioptions.ConfigFlags
+	allNamespaces bool
+}
+
+func newKubeOptions(cmd *cobra.Command) *kubeOptions {
+	k := &kubeOptions{flags: genericclioptions.NewConfigFlags(true)}
+	// --cluster would name a kubeconfig cluster, easily mistaken for a TKG
+	// cluster; the other kubectl flags keep their meaning.
+	k.flags.ClusterName = nil
+	k.flags.AddFlags(cmd.Flags())
+	cmd.Flags().BoolVarP(&k.allNamespaces, "all-namespaces", "A", false, "Every namespace of the Supervisor")
+	return k
+}
+
+// config returns the Supervisor's REST config and the namespace in scope
+// ("" with -A).
+func (k *kubeOptions) config() (*rest.Config, string, error) {
+	cfg, err := k.flags.ToRESTConfig()
+	if err != nil {
+		return nil, "", fmt.Errorf("loading the Supervisor's kubeconfig: %w (point --kubeconfig or KUBECONFIG at it)", err)
+	}
+	cfg.QPS, cfg.Burst = 100, 200
+	if k.allNamespaces {
+		return cfg, "", nil
+	}
+	ns, _, err := k.flags.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return nil, "", err
+	}
+	return cfg, ns, nil
+}
+
+// reader connects to the Supervisor and detects its Cluster API version.
+func (k *kubeOptions) reader() (*fleet.Reader, string, error) {
+	cfg, ns, err := k.config()
+	if err != nil {
+		return nil, "", err
+	}
+	r, err := fleet.NewReader(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	return r, ns, nil
+}
+
+// parseDuration accepts Go durations and whole days ("30d").
+func parseDuration(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("invalid duration %q: use days like 30d or a Go duration like 12h", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("invalid duration %q: use days like 30d or a Go duration like 12h", s)
+	}
+	return v, nil
+}
+
+// isTerminal reports whether w is a terminal (for colour and progress).
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

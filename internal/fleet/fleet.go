@@ -1,0 +1,295 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tkgcert/tkgcert/internal/capi"
+)
+
+// Label keys Cluster API sets.
+const (
+	ClusterNameLabel  = "cluster.x-k8s.io/cluster-name"
+	ControlPlaneLabel = "cluster.x-k8s.io/control-plane"
+)
+
+// Cluster is one workload cluster as the Supervisor describes it.
+type Cluster struct {
+	Namespace, Name string
+	// APIVersion is the Cluster API version the Supervisor serves.
+	APIVersion capi.APIVersion
+	// Phase is the Cluster's status.phase (Provisioned, ...).
+	Phase string
+	// Paused is the Cluster's spec.paused or paused annotation.
+	Paused bool
+	// Endpoint is spec.controlPlaneEndpoint as host:port ("" when unset).
+	Endpoint     string
+	ControlPlane ControlPlane
+	// Machines are the cluster's Machines, control plane first, then by name.
+	Machines []Machine
+}
+
+// ControlPlane is the cluster's KubeadmControlPlane.
+type ControlPlane struct {
+	// Found is false when the Cluster has no KubeadmControlPlane.
+	Found bool
+	Name  string
+	// Replicas is spec.replicas; the status counts follow.
+	Replicas, StatusReplicas, ReadyReplicas, UpToDateReplicas int32
+	Version                                                   string
+	RolloutAfter                                              *time.Time
+	RolloutBeforeDays                                         int32
+	Paused                                                    bool
+	Conditions                                                []Condition
+	// ResourceVersion allows optimistic concurrency on patches.
+	ResourceVersion string
+}
+
+// Condition is a status condition, in either version's shape.
+type Condition struct {
+	Type, Status, Reason, Message string
+}
+
+// Machine is one Cluster API Machine.
+type Machine struct {
+	Name         string
+	ControlPlane bool
+	Phase        string
+	NodeName     string
+	ProviderID   string
+	// InternalIP is the first InternalIP address ("" when none).
+	InternalIP string
+	// CertificatesExpiry is status.certificatesExpiryDate (control plane only).
+	CertificatesExpiry *time.Time
+	Created            time.Time
+	Deleting           bool
+}
+
+// Key is namespace/name.
+func (c *Cluster) Key() string { return c.Namespace + "/" + c.Name }
+
+// ControlPlaneMachines returns the control-plane machines.
+func (c *Cluster) ControlPlaneMachines() []Machine {
+	var out []Machine
+	for _, m := range c.Machines {
+		if m.ControlPlane {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// EarliestMachineExpiry is the earliest certificatesExpiryDate among the
+// control-plane machines, as Cluster API read it from the nodes.
+func (c *Cluster) EarliestMachineExpiry() (time.Time, bool) {
+	var earliest time.Time
+	for _, m := range c.Machines {
+		if m.CertificatesExpiry != nil && (earliest.IsZero() || m.CertificatesExpiry.Before(earliest)) {
+			earliest = *m.CertificatesExpiry
+		}
+	}
+	return earliest, !earliest.IsZero()
+}
+
+// RolloutInProgress reports whether the control plane is replacing machines:
+// more machines than desired, or some not up to date.
+func (c *Cluster) RolloutInProgress() bool {
+	cp := c.ControlPlane
+	if !cp.Found {
+		return false
+	}
+	n := int32(len(c.ControlPlaneMachines()))
+	return n != cp.Replicas || cp.StatusReplicas != cp.Replicas || cp.UpToDateReplicas < cp.StatusReplicas
+}
+
+// Reader lists clusters from a Supervisor.
+type Reader struct {
+	c       client.Client
+	version capi.APIVersion
+}
+
+// NewReader detects the served Cluster API version and returns a Reader.
+func NewReader(cfg *rest.Config) (*Reader, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	v, err := DetectVersion(dc)
+	if err != nil {
+		return nil, err
+	}
+	scheme, err := capi.NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{c: c, version: v}, nil
+}
+
+// NewReaderFor builds a Reader on an existing client and known version.
+func NewReaderFor(c client.Client, v capi.APIVersion) *Reader { return &Reader{c: c, version: v} }
+
+// Version is the Cluster API version the Supervisor serves.
+func (r *Reader) Version() capi.APIVersion { return r.version }
+
+// Client is the Supervisor client.
+func (r *Reader) Client() client.Client { return r.c }
+
+func (r *Reader) list(ctx context.Context, group, kind, namespace string) ([]unstructured.Unstructured, error) {
+	l := &unstructured.UnstructuredList{}
+	l.SetAPIVersion(group + "/" + string(r.version))
+	l.SetKind(kind + "List")
+	var opts []client.ListOption
+	if namespace != "" {
+		opts = append(opts, client.InNamespace(namespace))
+	}
+	if err := r.c.List(ctx, l, opts...); err != nil {
+		where := "all namespaces"
+		if namespace != "" {
+			where = "namespace " + namespace
+		}
+		return nil, fmt.Errorf("listing %s in %s: %w", kind, where, err)
+	}
+	return l.Items, nil
+}
+
+// Clusters lists the clusters in namespace ("" for all), optionally only
+// the named ones (an unknown name is an error), sorted by namespace/name.
+func (r *Reader) Clusters(ctx context.Context, namespace string, names []string) ([]Cluster, error) {
+	cls, err := r.list(ctx, "cluster.x-k8s.io", "Cluster", namespace)
+	if err != nil {
+		return nil, err
+	}
+	kcps, err := r.list(ctx, ControlPlaneGroup, "KubeadmControlPlane", namespace)
+	if err != nil {
+		return nil, err
+	}
+	machines, err := r.list(ctx, "cluster.x-k8s.io", "Machine", namespace)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	byKey := map[string]*Cluster{}
+	var out []*Cluster
+	for i := range cls {
+		u := &cls[i]
+		if len(want) > 0 && !want[u.GetName()] {
+			continue
+		}
+		c := &Cluster{Namespace: u.GetNamespace(), Name: u.GetName(), APIVersion: r.version,
+			Phase: stringField(u, "status", "phase"), Paused: Paused(u)}
+		if host := stringField(u, "spec", "controlPlaneEndpoint", "host"); host != "" {
+			c.Endpoint = fmt.Sprintf("%s:%d", host, int64Field(u, "spec", "controlPlaneEndpoint", "port"))
+		}
+		byKey[c.Key()] = c
+		out = append(out, c)
+	}
+	for _, n := range names {
+		found := false
+		for _, c := range out {
+			found = found || c.Name == n
+		}
+		if !found {
+			where := "namespace " + namespace
+			if namespace == "" {
+				where = "any namespace"
+			}
+			return nil, fmt.Errorf("cluster %q not found in %s", n, where)
+		}
+	}
+	for i := range kcps {
+		u := &kcps[i]
+		c := byKey[u.GetNamespace()+"/"+u.GetLabels()[ClusterNameLabel]]
+		if c == nil {
+			continue
+		}
+		c.ControlPlane = r.controlPlane(u)
+	}
+	for i := range machines {
+		u := &machines[i]
+		c := byKey[u.GetNamespace()+"/"+u.GetLabels()[ClusterNameLabel]]
+		if c == nil {
+			continue
+		}
+		c.Machines = append(c.Machines, machine(u))
+	}
+	result := make([]Cluster, 0, len(out))
+	for _, c := range out {
+		sort.Slice(c.Machines, func(i, j int) bool {
+			a, b := c.Machines[i], c.Machines[j]
+			if a.ControlPlane != b.ControlPlane {
+				return a.ControlPlane
+			}
+			return a.Name < b.Name
+		})
+		result = append(result, *c)
+	}
+	sort.Slice(result, func(i, j int) bool { return result[i].Key() < result[j].Key() })
+	return result, nil
+}
+
+func (r *Reader) controlPlane(u *unstructured.Unstructured) ControlPlane {
+	cp := ControlPlane{
+		Found:             true,
+		Name:              u.GetName(),
+		Replicas:          int32(int64Field(u, "spec", "replicas")),
+		StatusReplicas:    int32(int64Field(u, "status", "replicas")),
+		ReadyReplicas:     int32(int64Field(u, "status", "readyReplicas")),
+		Version:           stringField(u, "spec", "version"),
+		RolloutAfter:      RolloutAfter(u, r.version),
+		RolloutBeforeDays: RolloutBeforeDays(u, r.version),
+		Paused:            Paused(u),
+		ResourceVersion:   u.GetResourceVersion(),
+	}
+	if r.version == capi.V1Beta1 {
+		cp.UpToDateReplicas = int32(int64Field(u, "status", "updatedReplicas"))
+	} else {
+		cp.UpToDateReplicas = int32(int64Field(u, "status", "upToDateReplicas"))
+	}
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, ok := c.(map[string]any)
+		if !ok {
+			continue
+		}
+		s := func(k string) string { v, _ := m[k].(string); return v }
+		cp.Conditions = append(cp.Conditions, Condition{Type: s("type"), Status: s("status"), Reason: s("reason"), Message: s("message")})
+	}
+	return cp
+}
+
+func machine(u *unstructured.Unstructured) Machine {
+	_, cp := u.GetLabels()[ControlPlaneLabel]
+	m := Machine{
+		Name:               u.GetName(),
+		ControlPlane:       cp,
+		Phase:              stringField(u, "status", "phase"),
+		NodeName:           stringField(u, "status", "nodeRef", "name"),
+		ProviderID:         stringField(u, "spec", "providerID"),
+		CertificatesExpiry: timeField(u, "status", "certificatesExpiryDate"),
+		Created:            u.GetCreationTimestamp().Time,
+		Deleting:           u.GetDeletionTimestamp() != nil,
+	}
+	addrs, _, _ := unstructured.NestedSlice(u.Object, "status", "addresses")
+	for _, a := range addrs {
+		if am, ok := a.(map[string]any); ok && am["type"] == "InternalIP" {
+			if s, ok := am["address"].(string); ok && m.InternalIP == "" {
+				m.InternalIP = s
+			}
+		}
+	}
+	return m
+}

@@ -1,0 +1,272 @@
+package inventory
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/tkgcert/tkgcert/internal/fleet"
+	"github.com/tkgcert/tkgcert/internal/remote"
+	"github.com/tkgcert/tkgcert/internal/source"
+)
+
+// DefaultParallel bounds concurrent node reads.
+const DefaultParallel = 32
+
+// Options configures an inventory.
+type Options struct {
+	// Namespace limits the scope ("" for all namespaces).
+	Namespace string
+	// Clusters limits the scope to these names (in Namespace).
+	Clusters []string
+	// Source reads the nodes.
+	Source source.Kind
+	// Parallel bounds concurrent node reads (default DefaultParallel).
+	Parallel int
+	// SSH configures SSH connections (SSH and kubeadm sources).
+	SSH remote.Options
+	// Timeout bounds each node read (default 60s).
+	Timeout time.Duration
+	// Now is the clock for residual times (default time.Now).
+	Now func() time.Time
+	// Progress, when set, is called after each node with done and total.
+	Progress func(done, total int)
+}
+
+// Run inventories the clusters in scope. The error is for failures that
+// leave nothing to report (the Supervisor unreachable, a named cluster not
+// found); everything else is recorded in the report.
+func Run(ctx context.Context, r *fleet.Reader, o Options) (*Report, error) {
+	if o.Parallel <= 0 {
+		o.Parallel = DefaultParallel
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 60 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Source == "" {
+		o.Source = source.SSH
+	}
+	clusters, err := r.Clusters(ctx, o.Namespace, o.Clusters)
+	if err != nil {
+		return nil, err
+	}
+	now := o.Now()
+	rep := &Report{APIVersion: APIVersion, Kind: Kind, GeneratedAt: now.UTC(), Source: string(o.Source),
+		Clusters: make([]ClusterReport, len(clusters))}
+	reader := source.New(o.Source, o.SSH.Timeout)
+
+	// Per cluster: secrets, SSH key, node list. Then every node of every
+	// cluster through one bounded pool, so a large cluster cannot starve
+	// the others and the bound holds fleet-wide.
+	type job struct {
+		cluster int
+		node    int
+		access  source.ClusterAccess
+		target  source.Node
+	}
+	var jobs []job
+	var dialers []*remote.Dialer
+	defer func() {
+		for _, d := range dialers {
+			d.Close()
+		}
+	}()
+	var mu sync.Mutex
+	sem := make(chan struct{}, o.Parallel)
+	var wg sync.WaitGroup
+	for i := range clusters {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			cl := &clusters[i]
+			cr, access, nodes, dialer := prepareCluster(ctx, r, cl, o, reader.Kind(), now)
+			mu.Lock()
+			defer mu.Unlock()
+			rep.Clusters[i] = cr
+			if dialer != nil {
+				dialers = append(dialers, dialer)
+			}
+			for j, n := range nodes {
+				jobs = append(jobs, job{cluster: i, node: j, access: access, target: n})
+			}
+		}()
+	}
+	wg.Wait()
+
+	total := len(jobs)
+	done := 0
+	for _, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			nctx, cancel := context.WithTimeout(ctx, o.Timeout)
+			res := reader.Read(nctx, j.access, j.target)
+			cancel()
+			nr := nodeReport(j.target, res, now)
+			mu.Lock()
+			rep.Clusters[j.cluster].Nodes[j.node] = nr
+			done++
+			d := done
+			mu.Unlock()
+			if o.Progress != nil {
+				o.Progress(d, total)
+			}
+		}()
+	}
+	wg.Wait()
+	return rep, ctx.Err()
+}
+
+// prepareCluster reads a cluster's Supervisor secrets and works out its nodes.
+func prepareCluster(ctx context.Context, r *fleet.Reader, cl *fleet.Cluster, o Options, kind source.Kind, now time.Time) (ClusterReport, source.ClusterAccess, []source.Node, *remote.Dialer) {
+	cr := ClusterReport{Namespace: cl.Namespace, Name: cl.Name, ClusterAPIVersion: string(cl.APIVersion),
+		Phase: cl.Phase, RolloutInProgress: cl.RolloutInProgress()}
+	mgmt := source.ReadManagementCertificates(ctx, r.Client(), cl.Namespace, cl.Name)
+	cr.Errors = append(cr.Errors, mgmt.Errors...)
+	for _, name := range []string{"ca", "etcd-ca", "front-proxy-ca"} {
+		if a := mgmt.Authorities[name]; a != nil {
+			cr.CertificateAuthorities = append(cr.CertificateAuthorities, fromAuthority(a.Cert, now))
+		}
+	}
+	if mgmt.Kubeconfig != nil {
+		c := fromCertificate(*mgmt.Kubeconfig, now)
+		cr.KubeconfigCertificate = &c
+	}
+	access := source.ClusterAccess{CAs: mgmt.Authorities}
+
+	nodes, errs := nodesOf(ctx, r, cl)
+	cr.Errors = append(cr.Errors, errs...)
+	cr.Nodes = make([]NodeReport, len(nodes))
+	for i, n := range nodes {
+		cr.Nodes[i] = NodeReport{Name: n.Name, Address: n.Address, Role: n.Role()}
+	}
+	var dialer *remote.Dialer
+	if kind != source.TLS && len(nodes) > 0 {
+		key, err := source.SSHKey(ctx, r.Client(), cl.Namespace, cl.Name)
+		if err == nil {
+			dialer, err = remote.NewDialer(key, o.SSH)
+		}
+		if err != nil {
+			// Without SSH no node can be read: say so on each node.
+			for i := range cr.Nodes {
+				cr.Nodes[i].Errors = []string{fmt.Sprintf("no SSH access: %v", err)}
+			}
+			return cr, access, nil, nil
+		}
+		access.Dialer = dialer
+	}
+	return cr, access, nodes, dialer
+}
+
+// nodesOf lists the cluster's nodes with their addresses: from the Machines'
+// status.addresses, and from the workload API's Node objects for machines
+// that have a node but no address.
+func nodesOf(ctx context.Context, r *fleet.Reader, cl *fleet.Cluster) ([]source.Node, []string) {
+	var nodes []source.Node
+	var missing []fleet.Machine
+	for _, m := range cl.Machines {
+		if m.NodeName == "" && m.InternalIP == "" {
+			continue // not provisioned yet: no node to read
+		}
+		if m.InternalIP == "" {
+			missing = append(missing, m)
+			continue
+		}
+		nodes = append(nodes, source.Node{Name: nodeName(m), Address: m.InternalIP, ControlPlane: m.ControlPlane})
+	}
+	if len(missing) == 0 {
+		return nodes, nil
+	}
+	addrs, err := workloadAddresses(ctx, r, cl)
+	var errs []string
+	for _, m := range missing {
+		ip, ok := addrs[nodeName(m)]
+		if !ok {
+			msg := fmt.Sprintf("machine %s: no address in its status", m.Name)
+			if err != nil {
+				msg += fmt.Sprintf(", and the workload API could not say: %v", err)
+			} else {
+				msg += " nor on its Node object"
+			}
+			errs = append(errs, msg)
+			continue
+		}
+		nodes = append(nodes, source.Node{Name: nodeName(m), Address: ip, ControlPlane: m.ControlPlane})
+	}
+	return nodes, errs
+}
+
+func nodeName(m fleet.Machine) string {
+	if m.NodeName != "" {
+		return m.NodeName
+	}
+	return m.Name
+}
+
+// workloadAddresses reads the InternalIP of every Node of the cluster,
+// with the kubeconfig secret (held in memory only).
+func workloadAddresses(ctx context.Context, r *fleet.Reader, cl *fleet.Cluster) (map[string]string, error) {
+	sec := &corev1.Secret{}
+	if err := r.Client().Get(ctx, types.NamespacedName{Namespace: cl.Namespace, Name: cl.Name + source.KubeconfigSecretSuffix}, sec); err != nil {
+		return nil, err
+	}
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(sec.Data["value"])
+	if err != nil {
+		return nil, err
+	}
+	cfg.Timeout = 15 * time.Second
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, n := range list.Items {
+		for _, a := range n.Status.Addresses {
+			if a.Type == corev1.NodeInternalIP {
+				out[n.Name] = a.Address
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+func nodeReport(n source.Node, res source.Result, now time.Time) NodeReport {
+	nr := NodeReport{Name: n.Name, Address: n.Address, Role: n.Role(), Errors: res.Errors, Expiration: res.Expiration,
+		Certificates: []Certificate{}, CertificateAuthorities: []Certificate{}}
+	if e := res.Expiration; e != nil {
+		for _, c := range e.Certificates {
+			nr.Certificates = append(nr.Certificates, fromCertificate(c, now))
+		}
+		for _, a := range e.Authorities {
+			nr.CertificateAuthorities = append(nr.CertificateAuthorities, fromAuthority(a, now))
+		}
+	}
+	if k := res.Kubelet; k != nil {
+		kr := &KubeletReport{RotateCertificates: k.RotateCertificates}
+		if k.ClientCertificate != nil {
+			c := fromCertificate(*k.ClientCertificate, now)
+			kr.ClientCertificate = &c
+		}
+		nr.Kubelet = kr
+	}
+	return nr
+}

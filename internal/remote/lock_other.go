@@ -1,0 +1,9 @@
+//go:build !(linux || darwin || freebsd || netbsd || openbsd || dragonfly)
+
+package remote
+
+import "os"
+
+// lockFile does nothing here: appends are serialized within the process
+// only.
+func lockFile(*os.File) error { return nil }

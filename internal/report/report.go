@@ -1,0 +1,178 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/inventory"
+)
+
+// Format is an output format.
+type Format string
+
+// Output formats.
+const (
+	Table Format = "table"
+	JSON  Format = "json"
+	YAML  Format = "yaml"
+)
+
+// ParseFormat validates -o.
+func ParseFormat(s string) (Format, error) {
+	switch Format(s) {
+	case Table, JSON, YAML:
+		return Format(s), nil
+	case "":
+		return Table, nil
+	}
+	return "", fmt.Errorf("unknown output format %q: use table, json or yaml", s)
+}
+
+// Document writes v as indented JSON or YAML.
+func Document(w io.Writer, f Format, v any) error {
+	if f == YAML {
+		b, err := yaml.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// Style colours statuses when writing to a terminal.
+type Style struct{ Color bool }
+
+func (s Style) status(st inventory.Status) string {
+	if !s.Color {
+		return string(st)
+	}
+	code := "32" // green
+	switch st {
+	case inventory.StatusWarning:
+		code = "33"
+	case inventory.StatusCritical, inventory.StatusExpired:
+		code = "31"
+	}
+	return "\x1b[" + code + "m" + string(st) + "\x1b[0m"
+}
+
+// CheckTable writes the report for people: per cluster, the Supervisor's
+// secrets; per node, kubeadm's two tables exactly as kubeadm prints them and
+// the kubelet's state; then the fleet summary.
+func CheckTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now time.Time, s Style) error {
+	for _, cl := range r.Clusters {
+		fmt.Fprintf(w, "=== Cluster %s/%s (Cluster API %s, phase %s", cl.Namespace, cl.Name, cl.ClusterAPIVersion, cl.Phase)
+		if cl.RolloutInProgress {
+			fmt.Fprint(w, ", rollout in progress")
+		}
+		fmt.Fprintln(w, ")")
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 10, 4, 3, ' ', 0)
+		fmt.Fprintln(tw, "SUPERVISOR SECRET\tCERTIFICATE\tEXPIRES\tRESIDUAL TIME")
+		secretOf := map[string]string{"ca": "-ca", "etcd-ca": "-etcd", "front-proxy-ca": "-proxy"}
+		for _, c := range cl.CertificateAuthorities {
+			fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", cl.Name, secretOf[c.Name], c.Name, date(c), residual(c, now))
+		}
+		if k := cl.KubeconfigCertificate; k != nil {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, "client (admin kubeconfig)", date(*k), residual(*k, now))
+		}
+		tw.Flush()
+		for _, e := range cl.Errors {
+			fmt.Fprintf(w, "error: %s\n", e)
+		}
+		for _, n := range cl.Nodes {
+			fmt.Fprintf(w, "\n--- Node %s (%s, %s)\n", n.Name, n.Address, n.Role)
+			if n.Expiration != nil && (len(n.Expiration.Certificates) > 0 || len(n.Expiration.Authorities) > 0) {
+				fmt.Fprintln(w)
+				if err := certs.WriteText(w, n.Expiration, now); err != nil {
+					return err
+				}
+			}
+			if k := n.Kubelet; k != nil {
+				rot := "unknown"
+				if k.RotateCertificates != nil {
+					rot = fmt.Sprint(*k.RotateCertificates)
+				}
+				line := "\nkubelet: rotateCertificates: " + rot
+				if c := k.ClientCertificate; c != nil {
+					line += fmt.Sprintf("; client certificate expires %s (%s)", date(*c), residual(*c, now))
+				}
+				fmt.Fprintln(w, line)
+			}
+			for _, e := range n.Errors {
+				fmt.Fprintf(w, "error: %s\n", e)
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	return Summary(w, v, s)
+}
+
+// Summary writes the fleet summary: per cluster its soonest-expiring
+// certificate, soonest first, and the totals.
+func Summary(w io.Writer, v inventory.Verdict, s Style) error {
+	type row struct {
+		f     inventory.Finding
+		worst inventory.Status
+	}
+	seen := map[string]bool{}
+	var rows []row
+	for _, f := range v.Findings { // soonest first
+		k := f.Namespace + "/" + f.Cluster
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		rows = append(rows, row{f: f, worst: f.Status})
+	}
+	tw := tabwriter.NewWriter(w, 10, 4, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAMESPACE\tCLUSTER\tEARLIEST EXPIRY\tRESIDUAL TIME\tCERTIFICATE\tWHERE\tSTATUS")
+	for _, r := range rows {
+		where := "Supervisor secret"
+		if r.f.Node != "" {
+			where = r.f.Node
+		}
+		c := r.f.Certificate
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.f.Namespace, r.f.Cluster, date(c), residualDur(r.f.Residual()), c.Name, where, s.status(r.worst))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\n%s\n", v.Summary())
+	return err
+}
+
+func date(c inventory.Certificate) string {
+	if c.NotAfter == nil {
+		return "-"
+	}
+	return c.NotAfter.UTC().Format(certs.DateLayout)
+}
+
+func residual(c inventory.Certificate, now time.Time) string {
+	if c.NotAfter == nil {
+		return "-"
+	}
+	return certs.ResidualTime(c.NotAfter.Sub(now))
+}
+
+func residualDur(d time.Duration) string { return certs.ResidualTime(d) }
+
+// Truncate shortens s for table cells.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.TrimSpace(s[:n-1]) + "…"
+}

@@ -1,0 +1,123 @@
+package source
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tkgcert/tkgcert/internal/certs"
+)
+
+// Secret names, as Cluster API and TKG keep them for cluster NAME.
+const (
+	CASecretSuffix         = "-ca"
+	EtcdCASecretSuffix     = "-etcd"
+	ProxyCASecretSuffix    = "-proxy"
+	KubeconfigSecretSuffix = "-kubeconfig"
+	SSHSecretSuffix        = "-ssh"
+	SSHPrivateKeyKey       = "ssh-privatekey"
+)
+
+// caSecrets maps kubeadm's CA names to their secret suffixes.
+var caSecrets = []struct{ name, suffix string }{
+	{"ca", CASecretSuffix}, {"etcd-ca", EtcdCASecretSuffix}, {"front-proxy-ca", ProxyCASecretSuffix},
+}
+
+// ManagementCertificates are the cluster's certificates the Supervisor holds.
+type ManagementCertificates struct {
+	// Authorities are the cluster's CAs by kubeadm name.
+	Authorities map[string]*Authority
+	// Kubeconfig is the client certificate of <cluster>-kubeconfig.
+	Kubeconfig *certs.Certificate
+	// Errors are per-secret problems.
+	Errors []string
+}
+
+// ReadManagementCertificates reads the cluster's CA secrets and kubeconfig
+// secret. Only certificates are kept; the secrets' keys are dropped at once.
+func ReadManagementCertificates(ctx context.Context, c client.Client, namespace, cluster string) ManagementCertificates {
+	m := ManagementCertificates{Authorities: map[string]*Authority{}}
+	for _, s := range caSecrets {
+		name := cluster + s.suffix
+		sec, err := getSecret(ctx, c, namespace, name)
+		if err != nil {
+			m.Errors = append(m.Errors, err.Error())
+			continue
+		}
+		cs, err := certs.ParseCertificatesPEM(sec.Data[corev1.TLSCertKey])
+		if err != nil || len(cs) == 0 {
+			m.Errors = append(m.Errors, fmt.Sprintf("secret %s/%s: %s is not a PEM certificate: %v", namespace, name, corev1.TLSCertKey, err))
+			continue
+		}
+		m.Authorities[s.name] = &Authority{Name: s.name, Cert: certs.NewAuthority(s.name, cs[0]), cert: cs[0]}
+	}
+	name := cluster + KubeconfigSecretSuffix
+	sec, err := getSecret(ctx, c, namespace, name)
+	if err != nil {
+		m.Errors = append(m.Errors, err.Error())
+		return m
+	}
+	cert, err := KubeconfigClientCert(sec.Data["value"])
+	if err != nil {
+		m.Errors = append(m.Errors, fmt.Sprintf("secret %s/%s: %v", namespace, name, err))
+		return m
+	}
+	kc := certs.NewCertificate(name, "ca", cert)
+	m.Kubeconfig = &kc
+	return m
+}
+
+// KubeconfigClientCert returns the client certificate of a kubeconfig's
+// current context.
+func KubeconfigClientCert(data []byte) (*x509.Certificate, error) {
+	cfg, err := clientcmd.Load(data)
+	if err != nil {
+		return nil, fmt.Errorf("not a kubeconfig: %v", err)
+	}
+	ctx, ok := cfg.Contexts[cfg.CurrentContext]
+	if !ok {
+		return nil, fmt.Errorf("kubeconfig has no current context")
+	}
+	auth, ok := cfg.AuthInfos[ctx.AuthInfo]
+	if !ok || len(auth.ClientCertificateData) == 0 {
+		return nil, fmt.Errorf("kubeconfig user %q has no embedded client certificate", ctx.AuthInfo)
+	}
+	cs, err := certs.ParseCertificatesPEM(auth.ClientCertificateData)
+	if err != nil || len(cs) == 0 {
+		return nil, fmt.Errorf("kubeconfig client certificate is not PEM: %v", err)
+	}
+	return cs[0], nil
+}
+
+// SSHKey reads the cluster's SSH private key from <cluster>-ssh.
+func SSHKey(ctx context.Context, c client.Client, namespace, cluster string) ([]byte, error) {
+	sec, err := getSecret(ctx, c, namespace, cluster+SSHSecretSuffix)
+	if err != nil {
+		return nil, err
+	}
+	key := sec.Data[SSHPrivateKeyKey]
+	if len(key) == 0 {
+		return nil, fmt.Errorf("secret %s/%s%s has no %s", namespace, cluster, SSHSecretSuffix, SSHPrivateKeyKey)
+	}
+	return key, nil
+}
+
+func getSecret(ctx context.Context, c client.Client, namespace, name string) (*corev1.Secret, error) {
+	sec := &corev1.Secret{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, sec); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("secret %s/%s not found", namespace, name)
+		}
+		if apierrors.IsForbidden(err) {
+			return nil, fmt.Errorf("reading secret %s/%s: forbidden: tkgcert needs get on secrets in %s", namespace, name, namespace)
+		}
+		return nil, fmt.Errorf("reading secret %s/%s: %w", namespace, name, err)
+	}
+	return sec, nil
+}
