@@ -346,6 +346,35 @@ func TestSessionsOnOneConnection(t *testing.T) {
 	wg.Wait()
 }
 
+// TestBackToBackSessionsSurvive guards against a session's final sweep
+// killing the next session: a freed mount namespace's inode number can be
+// handed to the next namespace, so the sweep must pin the namespace it
+// sweeps. Many short sessions in a row, from several connections at once,
+// must all end normally.
+func TestBackToBackSessionsSurvive(t *testing.T) {
+	n := startNode(t, "127.0.0.1", "seq-node", nil, Options{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		c := dial(t, n, testUser, clientKey)
+		wg.Go(func() {
+			for i := range 40 {
+				s, err := c.NewSession()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				out, err := s.Output("sudo cat /etc/hostname")
+				s.Close()
+				if err != nil || string(out) != "seq-node\n" {
+					t.Errorf("connection %d, session %d: %q, %v", w, i, out, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
 func TestKubeadm(t *testing.T) {
 	bin, err := filepath.Abs("../../../bin")
 	if err != nil {
