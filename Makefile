@@ -66,6 +66,5 @@ clean: ## Remove bin/
 	rm -rf $(BIN)
 
 .PHONY: demo
-demo: tools build ## Start the lab (a simulated Supervisor with the seed's TKG cluster) in the foreground; Ctrl-C stops it
-	@echo ">> starting the lab; in another shell: export KUBECONFIG=$(CURDIR)/.tkgcert-lab/supervisor.kubeconfig"
-	$(BIN)/tkgcert lab up --state-dir $(CURDIR)/.tkgcert-lab --bin-dir $(BIN)
+demo: tools build ## Start the lab (a simulated Supervisor with TKG clusters), run tkgcert against it, keep the lab running
+	hack/demo.sh

@@ -93,10 +93,16 @@ func CheckTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now time.
 		}
 		for _, n := range cl.Nodes {
 			fmt.Fprintf(w, "\n--- Node %s (%s, %s)\n", n.Name, n.Address, n.Role)
-			if n.Expiration != nil && (len(n.Expiration.Certificates) > 0 || len(n.Expiration.Authorities) > 0) {
+			switch {
+			case n.Expiration != nil && len(n.Expiration.Certificates) > 0:
 				fmt.Fprintln(w)
 				if err := certs.WriteText(w, n.Expiration, now); err != nil {
 					return err
+				}
+			case len(n.CertificateAuthorities) > 0:
+				// A worker carries only the cluster CA's certificate.
+				for _, c := range n.CertificateAuthorities {
+					fmt.Fprintf(w, "\n%s certificate (/etc/kubernetes/pki/ca.crt) expires %s (%s)\n", c.Name, date(c), residual(c, now))
 				}
 			}
 			if k := n.Kubelet; k != nil {
