@@ -38,7 +38,9 @@ func (k *kubeOptions) config() (*rest.Config, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("loading the Supervisor's kubeconfig: %w (point --kubeconfig or KUBECONFIG at it)", err)
 	}
-	cfg.QPS, cfg.Burst = 100, 200
+	// A fleet check reads a few secrets per cluster; the API server's priority
+	// and fairness, not a small client-side limit, keeps that gentle.
+	cfg.QPS, cfg.Burst = 200, 400
 	if k.allNamespaces {
 		return cfg, "", nil
 	}

@@ -65,69 +65,59 @@ func Run(ctx context.Context, r *fleet.Reader, o Options) (*Report, error) {
 		Clusters: make([]ClusterReport, len(clusters))}
 	reader := source.New(o.Source, o.SSH.Timeout)
 
-	// Per cluster: secrets, SSH key, node list. Then every node of every
-	// cluster through one bounded pool, so a large cluster cannot starve
-	// the others and the bound holds fleet-wide.
-	type job struct {
-		cluster int
-		node    int
-		access  source.ClusterAccess
-		target  source.Node
-	}
-	var jobs []job
+	// Per cluster: secrets, SSH key, node list; then its nodes, each
+	// through one pool bounded fleet-wide, so a large cluster cannot starve
+	// the others. A cluster's nodes start as soon as its secrets are read:
+	// the Supervisor's latency overlaps the nodes' SSH work.
+	var mu sync.Mutex
 	var dialers []*remote.Dialer
 	defer func() {
 		for _, d := range dialers {
 			d.Close()
 		}
 	}()
-	var mu sync.Mutex
-	sem := make(chan struct{}, o.Parallel)
-	var wg sync.WaitGroup
+	clusterSem := make(chan struct{}, o.Parallel)
+	nodeSem := make(chan struct{}, o.Parallel)
+	var clustersWG, nodesWG sync.WaitGroup
+	total, done := 0, 0
 	for i := range clusters {
-		wg.Add(1)
-		sem <- struct{}{}
+		clustersWG.Add(1)
+		clusterSem <- struct{}{}
 		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			cl := &clusters[i]
-			cr, access, nodes, dialer := prepareCluster(ctx, r, cl, o, reader.Kind(), now)
+			defer clustersWG.Done()
+			cr, access, nodes, dialer := prepareCluster(ctx, r, &clusters[i], o, reader.Kind(), now)
+			<-clusterSem
 			mu.Lock()
-			defer mu.Unlock()
 			rep.Clusters[i] = cr
 			if dialer != nil {
 				dialers = append(dialers, dialer)
 			}
-			for j, n := range nodes {
-				jobs = append(jobs, job{cluster: i, node: j, access: access, target: n})
-			}
-		}()
-	}
-	wg.Wait()
-
-	total := len(jobs)
-	done := 0
-	for _, j := range jobs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			nctx, cancel := context.WithTimeout(ctx, o.Timeout)
-			res := reader.Read(nctx, j.access, j.target)
-			cancel()
-			nr := nodeReport(j.target, res, now)
-			mu.Lock()
-			rep.Clusters[j.cluster].Nodes[j.node] = nr
-			done++
-			d := done
+			total += len(nodes)
 			mu.Unlock()
-			if o.Progress != nil {
-				o.Progress(d, total)
+			for j, n := range nodes {
+				nodesWG.Add(1)
+				go func() {
+					defer nodesWG.Done()
+					nodeSem <- struct{}{}
+					defer func() { <-nodeSem }()
+					nctx, cancel := context.WithTimeout(ctx, o.Timeout)
+					res := reader.Read(nctx, access, n)
+					cancel()
+					nr := nodeReport(n, res, now)
+					mu.Lock()
+					rep.Clusters[i].Nodes[j] = nr
+					done++
+					d, t := done, total
+					mu.Unlock()
+					if o.Progress != nil {
+						o.Progress(d, t)
+					}
+				}()
 			}
 		}()
 	}
-	wg.Wait()
+	clustersWG.Wait()
+	nodesWG.Wait()
 	return rep, ctx.Err()
 }
 

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/go-logr/logr"
 	"net"
 	"os"
 	"os/exec"
@@ -22,6 +23,7 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crlog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/tkgcert/tkgcert/internal/capi"
 	"github.com/tkgcert/tkgcert/internal/kubeserver"
@@ -251,6 +253,9 @@ func (c *cluster) provisionInitial(ctx context.Context) error {
 
 // startControllers starts the informers and one rollout loop per cluster.
 func (l *Lab) startControllers() error {
+	// controller-runtime's cache logs through its global logger and warns,
+	// with a stack trace, when none was set.
+	crlog.SetLogger(logr.FromSlogHandler(l.o.Logger.Handler()))
 	cfg, err := l.server.RESTConfig()
 	if err != nil {
 		return err

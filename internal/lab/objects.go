@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tkgcert/tkgcert/internal/capi"
+	"github.com/tkgcert/tkgcert/internal/fleet"
 )
 
 // API groups of the objects the lab writes.
@@ -26,7 +27,7 @@ const (
 	controlPlaneNameLabel = "cluster.x-k8s.io/control-plane-name"
 	deploymentNameLabel   = "cluster.x-k8s.io/deployment-name"
 	setNameLabel          = "cluster.x-k8s.io/set-name"
-	pausedAnnotation      = "cluster.x-k8s.io/paused"
+	pausedAnnotation      = fleet.PausedAnnotation
 	certExpiryAnnotation  = "machine.cluster.x-k8s.io/certificates-expiry"
 	machineFinalizer      = "machine.cluster.x-k8s.io"
 )
@@ -143,58 +144,30 @@ type triggers struct {
 	replicas   int
 }
 
-func timeField(u *unstructured.Unstructured, path ...string) *time.Time {
-	s, ok, _ := unstructured.NestedString(u.Object, path...)
-	if !ok || s == "" {
-		return nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return nil
-	}
-	return &t
-}
-
 func int64Field(u *unstructured.Unstructured, path ...string) int64 {
 	v, _, _ := unstructured.NestedInt64(u.Object, path...)
 	return v
 }
 
-// kcpTriggers reads the rollout triggers from a KubeadmControlPlane.
+// kcpTriggers reads the rollout triggers from a KubeadmControlPlane, with
+// the same field readers tkgcert itself uses (package fleet).
 func (a *api) kcpTriggers(u *unstructured.Unstructured) triggers {
-	t := triggers{replicas: int(int64Field(u, "spec", "replicas"))}
-	_, t.paused = u.GetAnnotations()[pausedAnnotation]
-	if a.beta1() {
-		t.after = timeField(u, "spec", "rolloutAfter")
-		t.beforeDays = int32(int64Field(u, "spec", "rolloutBefore", "certificatesExpiryDays"))
-	} else {
-		t.after = timeField(u, "spec", "rollout", "after")
-		t.beforeDays = int32(int64Field(u, "spec", "rollout", "before", "certificatesExpiryDays"))
+	return triggers{
+		replicas:   int(int64Field(u, "spec", "replicas")),
+		paused:     fleet.Paused(u),
+		after:      fleet.RolloutAfter(u, a.version),
+		beforeDays: fleet.RolloutBeforeDays(u, a.version),
 	}
-	return t
 }
 
 // mdTriggers reads the rollout triggers from a MachineDeployment.
 func (a *api) mdTriggers(u *unstructured.Unstructured) triggers {
-	t := triggers{replicas: int(int64Field(u, "spec", "replicas"))}
-	_, t.paused = u.GetAnnotations()[pausedAnnotation]
-	if a.beta1() {
-		t.after = timeField(u, "spec", "rolloutAfter")
-		t.paused = t.paused || boolField(u, "spec", "paused")
-	} else {
-		t.after = timeField(u, "spec", "rollout", "after")
-		t.paused = t.paused || boolField(u, "spec", "paused")
+	return triggers{
+		replicas: int(int64Field(u, "spec", "replicas")),
+		paused:   fleet.Paused(u),
+		after:    fleet.RolloutAfter(u, a.version),
 	}
-	return t
 }
 
-func boolField(u *unstructured.Unstructured, path ...string) bool {
-	v, _, _ := unstructured.NestedBool(u.Object, path...)
-	return v
-}
-
-// clusterPaused reads spec.paused of a Cluster.
-func clusterPaused(u *unstructured.Unstructured) bool {
-	_, annotated := u.GetAnnotations()[pausedAnnotation]
-	return annotated || boolField(u, "spec", "paused")
-}
+// clusterPaused reads spec.paused (or the paused annotation) of a Cluster.
+func clusterPaused(u *unstructured.Unstructured) bool { return fleet.Paused(u) }

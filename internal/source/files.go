@@ -14,16 +14,27 @@ import (
 
 // bundleScript prints a node's certificate-bearing files, each after a
 // "@@tkgcert-file PATH" line, with private key blocks and client-key-data
-// removed on the node; key files are only listed ("@@tkgcert-key PATH").
-// It runs under sudo in /, so paths are relative to the node's root.
-const bundleScript = `sudo sh -c 'cd / || exit 1
+// removed on the node by one awk pass; key files are only listed
+// ("@@tkgcert-key PATH"). It is fed to `sudo sh -s` on stdin and runs in /,
+// so paths are relative to the node's root. One awk for all files keeps the
+// work on each node to a handful of processes.
+const bundleScript = `cd / || exit 1
+files=
 for f in etc/kubernetes/pki/*.crt etc/kubernetes/pki/etcd/*.crt etc/kubernetes/*.conf var/lib/kubelet/config.yaml var/lib/kubelet/pki/kubelet-client-current.pem var/lib/kubelet/pki/kubelet.crt; do
-  [ -f "$f" ] || continue
-  echo "@@tkgcert-file $f"
-  sed -e "/-----BEGIN [A-Z ]*PRIVATE KEY-----/,/-----END [A-Z ]*PRIVATE KEY-----/d" -e "/client-key-data:/d" "$f"
+  [ -f "$f" ] && files="$files $f"
 done
+if [ -n "$files" ]; then
+  awk 'FNR == 1 { print "@@tkgcert-file " FILENAME; skip = 0 }
+       /-----BEGIN [A-Z ]*PRIVATE KEY-----/ { skip = 1 }
+       skip == 0 && !/client-key-data:/ { print }
+       /-----END [A-Z ]*PRIVATE KEY-----/ { skip = 0 }' $files || exit 1
+fi
 for f in etc/kubernetes/pki/*.key etc/kubernetes/pki/etcd/*.key; do [ -e "$f" ] && echo "@@tkgcert-key $f"; done
-echo "@@tkgcert-end"'`
+echo "@@tkgcert-end"
+`
+
+// bundleCommand runs bundleScript as root.
+const bundleCommand = "sudo sh -s"
 
 // keyPlaceholder stands in for a key file that exists on the node.
 var keyPlaceholder = []byte("present on the node; not transferred")

@@ -16,15 +16,6 @@ type kubeadmReader struct{}
 
 func (kubeadmReader) Kind() Kind { return Kubeadm }
 
-// kubeletScript is bundleScript limited to the kubelet's files.
-const kubeletScript = `sudo sh -c 'cd / || exit 1
-for f in var/lib/kubelet/config.yaml var/lib/kubelet/pki/kubelet-client-current.pem; do
-  [ -f "$f" ] || continue
-  echo "@@tkgcert-file $f"
-  sed -e "/-----BEGIN [A-Z ]*PRIVATE KEY-----/,/-----END [A-Z ]*PRIVATE KEY-----/d" "$f"
-done
-echo "@@tkgcert-end"'`
-
 func (kubeadmReader) Read(ctx context.Context, ca ClusterAccess, n Node) Result {
 	client, err := ca.Dialer.Dial(ctx, n.Address)
 	if err != nil {
@@ -40,7 +31,9 @@ func (kubeadmReader) Read(ctx context.Context, ca ClusterAccess, n Node) Result 
 			r.Expiration = e
 		}
 	}
-	out, stderr, code, err := client.Run(ctx, kubeletScript, nil)
+	// The same file reader as the SSH source; the kubeadm catalogue comes
+	// from kubeadm, so only the kubelet's part of the files is used.
+	out, stderr, code, err := client.Run(ctx, bundleCommand, []byte(bundleScript))
 	switch {
 	case err != nil:
 		r.Errors = append(r.Errors, fmt.Sprintf("reading the kubelet's files on node %s (%s): %v", n.Name, n.Address, err))

@@ -71,7 +71,7 @@ func TestSSHReaderMatchesTheFilesAndCarriesNoKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _, code, err := c.Run(context.Background(), bundleScript, nil)
+	raw, _, code, err := c.Run(context.Background(), bundleCommand, []byte(bundleScript))
 	c.Close()
 	if err != nil || code != 0 {
 		t.Fatalf("bundle script: exit %d, %v", code, err)

@@ -20,7 +20,7 @@ func (sshReader) Read(ctx context.Context, ca ClusterAccess, n Node) Result {
 		return Result{Errors: []string{err.Error()}}
 	}
 	defer client.Close()
-	out, stderr, code, err := client.Run(ctx, bundleScript, nil)
+	out, stderr, code, err := client.Run(ctx, bundleCommand, []byte(bundleScript))
 	if err != nil {
 		return Result{Errors: []string{fmt.Sprintf("reading certificates on node %s (%s): %v", n.Name, n.Address, err)}}
 	}

@@ -1,0 +1,225 @@
+package bench
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/tkgcert/tkgcert/internal/fleet"
+	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/kubeserver"
+	"github.com/tkgcert/tkgcert/internal/lab"
+	"github.com/tkgcert/tkgcert/internal/remote"
+	"github.com/tkgcert/tkgcert/internal/source"
+)
+
+var (
+	generate = flag.Int("generate", 100, "light clusters in the benchmark's lab (3 control-plane nodes and 1 worker each)")
+	seedLoop = flag.Bool("seed-loop", true, "also time the seed's serial SSH loop (minutes for 100 clusters)")
+)
+
+var (
+	world      *lab.Lab
+	kubeconfig string
+	tkgcert    string
+	workdir    string
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
+		os.Exit(m.Run()) // no benchmark asked for: no lab
+	}
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	var err error
+	if workdir, err = os.MkdirTemp("", "tkgcert-bench-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(workdir)
+	tkgcert = filepath.Join(workdir, "tkgcert")
+	if out, err := exec.Command("go", "build", "-o", tkgcert, "github.com/tkgcert/tkgcert/cmd/tkgcert").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building tkgcert: %v\n%s", err, out)
+		return 1
+	}
+	start := time.Now()
+	world, err = lab.Up(context.Background(), lab.Options{
+		StateDir: filepath.Join(workdir, "lab"), BinDir: kubeserver.RepoBinDir(), Generate: *generate,
+		Workers: 1, AddressBlock: 60, ProvisionDelay: 0,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the lab:", err)
+		return 1
+	}
+	defer world.Close()
+	fmt.Fprintf(os.Stderr, "lab with %d clusters ready in %s\n", *generate, time.Since(start).Round(100*time.Millisecond))
+	kc, _ := world.Kubeconfig()
+	kubeconfig = filepath.Join(workdir, "supervisor.kubeconfig")
+	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// timeCheck runs `tkgcert check -A` as a user would and returns its time.
+func timeCheck(b *testing.B, configHome string) time.Duration {
+	b.Helper()
+	cmd := exec.Command(tkgcert, "check", "-A", "-o", "json")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "XDG_CONFIG_HOME="+configHome)
+	start := time.Now()
+	out, err := cmd.Output()
+	d := time.Since(start)
+	if ee, ok := err.(*exec.ExitError); err != nil && (!ok || ee.ExitCode() == 1) {
+		b.Fatalf("tkgcert check -A: %v\n%s", err, out)
+	}
+	if n := strings.Count(string(out), `"role": "control-plane"`); n != 3**generate {
+		b.Fatalf("the report has %d control-plane nodes, want %d", n, 3**generate)
+	}
+	return d
+}
+
+// timeFloor opens one SSH session per node (running `true`), with the
+// same parallelism and library as tkgcert: what reading any node costs.
+func timeFloor(b *testing.B) (time.Duration, int) {
+	b.Helper()
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(mustRead(b, kubeconfig))
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := fleet.NewReader(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	clusters, err := r.Clusters(ctx, "", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	type target struct {
+		d    *remote.Dialer
+		addr string
+	}
+	var targets []target
+	for _, c := range clusters {
+		key, err := source.SSHKey(ctx, r.Client(), c.Namespace, c.Name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		d, err := remote.NewDialer(key, remote.Options{HostKeyPolicy: remote.Insecure})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer d.Close()
+		for _, m := range c.Machines {
+			targets = append(targets, target{d, m.InternalIP})
+		}
+	}
+	start := time.Now()
+	sem := make(chan struct{}, inventory.DefaultParallel)
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := t.d.Dial(ctx, t.addr)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			defer c.Close()
+			if _, _, code, err := c.Run(ctx, "true", nil); err != nil || code != 0 {
+				b.Errorf("%s: %d %v", t.addr, code, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start), len(targets)
+}
+
+// seedScript is the seed's step 5 loop for every cluster. The light
+// clusters have no workload API, so the control-plane addresses come from
+// the Supervisor's Machines instead of `kubectl get nodes`.
+const seedScript = `
+for c in $(kubectl get clusters -n tkg-fleet -o jsonpath='{.items[*].metadata.name}'); do
+  export CLUSTER_NAMESPACE=tkg-fleet CLUSTER_NAME=$c
+  kubectl get secrets -n $CLUSTER_NAMESPACE $CLUSTER_NAME-ssh -o jsonpath='{.data.ssh-privatekey}' | base64 -d > $CLUSTER_NAME-ssh-privatekey
+  chmod 600 $CLUSTER_NAME-ssh-privatekey
+  kubectl get machines -n $CLUSTER_NAMESPACE -l cluster.x-k8s.io/cluster-name=$c,cluster.x-k8s.io/control-plane \
+    -o jsonpath='{.items[*].status.addresses[?(@.type=="InternalIP")].address}' > nodes
+  for i in ` + "`cat nodes`" + `; do
+    printf "\n######\n"
+    ssh -o "StrictHostKeyChecking=no" -o UserKnownHostsFile=/dev/null -i $CLUSTER_NAME-ssh-privatekey -q vmware-system-user@$i hostname
+    ssh -o "StrictHostKeyChecking=no" -o UserKnownHostsFile=/dev/null -i $CLUSTER_NAME-ssh-privatekey -q vmware-system-user@$i sudo kubeadm certs check-expiration
+  done
+done
+`
+
+func timeSeedLoop(b *testing.B) time.Duration {
+	b.Helper()
+	dir := b.TempDir()
+	cmd := exec.Command("bash", "-e", "-c", seedScript)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "HOME="+dir)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	d := time.Since(start)
+	if err != nil {
+		b.Fatalf("seed loop: %v\n%s", err, tail(out))
+	}
+	if n := strings.Count(string(out), "######"); n != 3**generate {
+		b.Fatalf("the seed loop visited %d nodes, want %d", n, 3**generate)
+	}
+	return d
+}
+
+// BenchmarkCheckFleet times, side by side in one run, `tkgcert check -A`,
+// the floor of one SSH session per node, and the seed's serial loop.
+// Run with -benchtime 1x: each iteration is minutes long.
+func BenchmarkCheckFleet(b *testing.B) {
+	configHome := b.TempDir()
+	timeCheck(b, configHome) // first contact: accept-new records 400 host keys
+	for b.Loop() {
+		floor, nodes := timeFloor(b)
+		check := timeCheck(b, configHome)
+		b.ReportMetric(float64(nodes), "nodes")
+		b.ReportMetric(floor.Seconds(), "floor-s")
+		b.ReportMetric(check.Seconds(), "tkgcert-s")
+		b.ReportMetric(check.Seconds()/floor.Seconds(), "tkgcert/floor")
+		if *seedLoop {
+			seed := timeSeedLoop(b)
+			b.ReportMetric(seed.Seconds(), "seed-s")
+			b.ReportMetric(seed.Seconds()/check.Seconds(), "seed/tkgcert")
+		}
+	}
+}
+
+func mustRead(b *testing.B, path string) []byte {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return data
+}
+
+func tail(out []byte) string {
+	s := string(out)
+	if len(s) > 2000 {
+		s = s[len(s)-2000:]
+	}
+	return s
+}
