@@ -310,3 +310,43 @@ func TestCheck(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckV1Beta2 runs the same checks against a Supervisor serving
+// current Cluster API (v1beta2).
+func TestCheckV1Beta2(t *testing.T) {
+	lab := startLab(t, "--capi-version", "v1beta2", "--address-block", "53", "--provision-delay", "0",
+		"--cluster", "s/healthy,light", "--cluster", "s/expiring:expiring,light", "--cluster", "s/expired:expired,light")
+	kc := lab.kubeconfig()
+	sh := newShell(t, "KUBECONFIG="+kc)
+	for _, tc := range []struct {
+		name string
+		code int
+	}{{"healthy", 0}, {"expiring", 2}, {"expired", 3}} {
+		r, errOut, code := checkJSON(t, kc, "-n", "s", tc.name)
+		if code != tc.code {
+			t.Errorf("check %s: exit %d, want %d\n%s", tc.name, code, tc.code, errOut)
+		}
+		cl := cluster(t, r, "s", tc.name)
+		if cl.ClusterAPIVersion != "v1beta2" || len(cl.Nodes) != 4 {
+			t.Fatalf("%s: API %s, %d nodes", tc.name, cl.ClusterAPIVersion, len(cl.Nodes))
+		}
+		key := sshKeyFile(t, sh, kc, "s", tc.name)
+		for _, n := range cl.Nodes {
+			if len(n.Errors) > 0 {
+				t.Errorf("%s: node %s: %v", tc.name, n.Name, n.Errors)
+			}
+			for _, c := range n.Certificates {
+				if c.Name != "apiserver" {
+					continue
+				}
+				if want := opensslEnd(t, sh, key, n.Address, kubeadmFiles["apiserver"]); !c.NotAfter.Equal(want) {
+					t.Errorf("%s: node %s apiserver: report %v, openssl %v", tc.name, n.Name, c.NotAfter, want)
+				}
+			}
+		}
+	}
+	out, _, code := runTkgcert(t, kc, "clusters", "-n", "s")
+	if code != 0 || strings.Count(out, " v1beta2 ") != 3 {
+		t.Errorf("clusters: exit %d\n%s", code, out)
+	}
+}
