@@ -55,6 +55,16 @@ func ModuleDir(ctx context.Context) (string, error) {
 	return info.Dir, nil
 }
 
+// ReleaseCRDs locates the Cluster API release this binary is built against
+// (ModuleDir) and loads its CRDs to serve exactly version (LoadCRDs).
+func ReleaseCRDs(ctx context.Context, version APIVersion) ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	dir, err := ModuleDir(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return LoadCRDs(dir, version)
+}
+
 // LoadCRDs reads Cluster API's CRDs from moduleDir and rewrites each to serve
 // exactly one version: the one asked for becomes the served storage version,
 // the others and any conversion webhook are dropped. CRDs that lack that

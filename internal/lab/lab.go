@@ -77,11 +77,7 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 	if l.addedULA, err = addLoopbackULA(o.AddressBlock); err != nil {
 		return nil, err
 	}
-	modDir, err := capi.ModuleDir(ctx)
-	if err != nil {
-		return nil, err
-	}
-	crds, err := capi.LoadCRDs(modDir, o.CAPIVersion)
+	crds, err := capi.ReleaseCRDs(ctx, o.CAPIVersion)
 	if err != nil {
 		return nil, err
 	}

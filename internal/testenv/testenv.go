@@ -64,11 +64,7 @@ func Start(ctx context.Context, o Options) (_ *Environment, err error) {
 	if err != nil {
 		return nil, err
 	}
-	modDir, err := capi.ModuleDir(ctx)
-	if err != nil {
-		return nil, err
-	}
-	crds, err := capi.LoadCRDs(modDir, o.CAPIVersion)
+	crds, err := capi.ReleaseCRDs(ctx, o.CAPIVersion)
 	if err != nil {
 		return nil, err
 	}
