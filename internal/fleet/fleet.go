@@ -70,6 +70,8 @@ type Machine struct {
 	CertificatesExpiry *time.Time
 	Created            time.Time
 	Deleting           bool
+	// Conditions are status.conditions, in either version's shape.
+	Conditions []Condition
 }
 
 // Key is namespace/name.
@@ -259,15 +261,7 @@ func (r *Reader) controlPlane(u *unstructured.Unstructured) ControlPlane {
 	} else {
 		cp.UpToDateReplicas = int32(int64Field(u, "status", "upToDateReplicas"))
 	}
-	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, c := range conds {
-		m, ok := c.(map[string]any)
-		if !ok {
-			continue
-		}
-		s := func(k string) string { v, _ := m[k].(string); return v }
-		cp.Conditions = append(cp.Conditions, Condition{Type: s("type"), Status: s("status"), Reason: s("reason"), Message: s("message")})
-	}
+	cp.Conditions = conditions(u)
 	return cp
 }
 
@@ -283,6 +277,7 @@ func machine(u *unstructured.Unstructured) Machine {
 		Created:            u.GetCreationTimestamp().Time,
 		Deleting:           u.GetDeletionTimestamp() != nil,
 	}
+	m.Conditions = conditions(u)
 	addrs, _, _ := unstructured.NestedSlice(u.Object, "status", "addresses")
 	for _, a := range addrs {
 		if am, ok := a.(map[string]any); ok && am["type"] == "InternalIP" {
@@ -292,4 +287,36 @@ func machine(u *unstructured.Unstructured) Machine {
 		}
 	}
 	return m
+}
+
+func conditions(u *unstructured.Unstructured) []Condition {
+	var out []Condition
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, ok := c.(map[string]any)
+		if !ok {
+			continue
+		}
+		s := func(k string) string { v, _ := m[k].(string); return v }
+		out = append(out, Condition{Type: s("type"), Status: s("status"), Reason: s("reason"), Message: s("message")})
+	}
+	return out
+}
+
+// Condition returns the condition of a type, if present.
+func (cp ControlPlane) Condition(typ string) (Condition, bool) {
+	for _, c := range cp.Conditions {
+		if c.Type == typ {
+			return c, true
+		}
+	}
+	return Condition{}, false
+}
+
+// Outdated applies Cluster API's rollout rule for rolloutAfter
+// (util/collections): a machine created before a past rolloutAfter is
+// replaced.
+func (c *Cluster) Outdated(m Machine, now time.Time) bool {
+	after := c.ControlPlane.RolloutAfter
+	return after != nil && !after.After(now) && m.Created.Before(*after)
 }

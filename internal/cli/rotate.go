@@ -1,0 +1,256 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tkgcert/tkgcert/internal/capi"
+	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/fleet"
+	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/rollout"
+	"github.com/tkgcert/tkgcert/internal/source"
+)
+
+type rotateOptions struct {
+	Streams
+	kube    *kubeOptions
+	ssh     sshFlags
+	yes     bool
+	dryRun  bool
+	timeout time.Duration
+	cluster string
+}
+
+func newRotateCommand(streams Streams) *cobra.Command {
+	o := &rotateOptions{Streams: streams}
+	cmd := &cobra.Command{
+		Use:   "rotate CLUSTER",
+		Short: "Renew a cluster's certificates by rolling its control plane, safely, and verify the result",
+		Long: `Rotate does what the vendor's procedure does by hand (steps 5 to 8), as one command:
+
+  1. Check every certificate (as "tkgcert check" does) and refuse, changing nothing, when
+     a certificate has already expired (use "tkgcert recover"), the cluster or its
+     KubeadmControlPlane is paused, a control-plane machine is not Running with a node,
+     the control plane reports unhealthy components or etcd, or you may not patch it.
+  2. Show the plan and ask for confirmation (--yes skips it; --dry-run stops here).
+  3. Set spec.rolloutAfter (Cluster API v1beta1) or spec.rollout.after (v1beta2) to the
+     Supervisor's current time, with optimistic concurrency, and record an Event.
+     When a rollout is already under way, attach to it instead.
+  4. Follow the rolling replacement machine by machine until it is done.
+  5. Verify: every control-plane node is new, every certificate expires later, the CAs
+     are unchanged, the kubeconfig secret still works, and the kubelets rotate.
+
+Ctrl-C stops following only: the rollout continues on the Supervisor, and running the
+same command again attaches to it. Exit code 0 only when the rollout completed and
+verification passed.`,
+		Example: `  tkgcert rotate -n tkg-cluster-ns tkg-cluster
+  tkgcert rotate -n tkg-cluster-ns tkg-cluster --dry-run
+  tkgcert rotate -n tkg-cluster-ns tkg-cluster --yes --timeout 30m`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.cluster = args[0]
+			if o.kube.allNamespaces {
+				return fmt.Errorf("rotate takes one cluster in one namespace (-n); fleet rotation is not available yet")
+			}
+			if o.timeout <= 0 {
+				return fmt.Errorf("--timeout must be positive")
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.kube = newKubeOptions(cmd)
+	o.ssh.add(cmd)
+	f := cmd.Flags()
+	f.BoolVarP(&o.yes, "yes", "y", false, "Do not ask for confirmation")
+	f.BoolVar(&o.dryRun, "dry-run", false, "Show the plan and the exact patch, change nothing")
+	f.DurationVar(&o.timeout, "timeout", 60*time.Minute, "How long to follow the rollout before giving up with a diagnosis")
+	return cmd
+}
+
+func (o *rotateOptions) logf(format string, args ...any) {
+	fmt.Fprintf(o.ErrOut, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+func (o *rotateOptions) Run(ctx context.Context) error {
+	cfg, ns, err := o.kube.config()
+	if err != nil {
+		return err
+	}
+	r, err := fleet.NewReader(cfg)
+	if err != nil {
+		return err
+	}
+	sshOpts, err := o.ssh.options(func(msg string) { fmt.Fprintf(o.ErrOut, "warning: %s\n", msg) })
+	if err != nil {
+		return err
+	}
+	inv := func() (*inventory.ClusterReport, error) {
+		rep, err := inventory.Run(ctx, r, inventory.Options{Namespace: ns, Clusters: []string{o.cluster}, Source: source.SSH, SSH: sshOpts})
+		if err != nil {
+			return nil, err
+		}
+		return &rep.Clusters[0], nil
+	}
+	o.logf("Checking the certificates of %s/%s", ns, o.cluster)
+	before, err := inv()
+	if err != nil {
+		return err
+	}
+	cls, err := r.Clusters(ctx, ns, []string{o.cluster})
+	if err != nil {
+		return err
+	}
+	cl := &cls[0]
+	now, err := rollout.ServerTime(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	attach := rollout.InProgress(cl, now)
+	if problems := rollout.Preflight(ctx, r.Client(), cl, before, now); len(problems) > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "not rotating %s/%s, nothing was changed:", ns, o.cluster)
+		for _, p := range problems {
+			fmt.Fprintf(&b, "\n  - %s", p)
+		}
+		return errors.New(b.String())
+	}
+	var after time.Time
+	if attach {
+		after = now
+		if cl.ControlPlane.RolloutAfter != nil {
+			after = *cl.ControlPlane.RolloutAfter
+		}
+		o.logf("A rollout of %s/%s is already under way (rollout after %s): attaching to it", ns, o.cluster, after.Format(time.RFC3339))
+	} else {
+		by := whoAmI(ctx, r.Client())
+		patch, err := rollout.Patch(cl.APIVersion, cl.ControlPlane.ResourceVersion, now, by)
+		if err != nil {
+			return err
+		}
+		o.printPlan(cl, before, now, patch)
+		if o.dryRun {
+			fmt.Fprintln(o.Out, "Dry run: nothing was changed.")
+			return nil
+		}
+		if !o.yes {
+			if err := o.confirm(); err != nil {
+				return err
+			}
+		}
+		o.logf("Triggering the rollout of KubeadmControlPlane %s/%s", ns, cl.ControlPlane.Name)
+		err = rollout.Trigger(ctx, r.Client(), cl, now, by)
+		var evErr *rollout.EventError
+		switch {
+		case errors.As(err, &evErr):
+			o.logf("warning: %v", err)
+		case errors.Is(err, rollout.ErrConflict):
+			// Someone changed the KCP in between: if it was another
+			// rotation, attach to it; otherwise stop.
+			cls, rerr := r.Clusters(ctx, ns, []string{o.cluster})
+			if rerr != nil {
+				return rerr
+			}
+			cl = &cls[0]
+			if !rollout.InProgress(cl, time.Now().Add(time.Second)) || cl.ControlPlane.RolloutAfter == nil {
+				return fmt.Errorf("the KubeadmControlPlane changed while triggering and no rollout is under way: run the command again")
+			}
+			o.logf("Another rotation triggered the rollout first: attaching to it")
+			now = *cl.ControlPlane.RolloutAfter
+		case err != nil:
+			return err
+		}
+		after = now
+	}
+
+	o.logf("Following the rollout (timeout %s; Ctrl-C stops following, not the rollout)", o.timeout)
+	cw, err := client.NewWithWatch(cfg, client.Options{Scheme: r.Client().Scheme()})
+	if err != nil {
+		return err
+	}
+	f := &rollout.Follower{Reader: r, Watcher: cw, Report: func(s string) { o.logf("%s", s) }}
+	if _, err := f.Follow(ctx, ns, o.cluster, after, o.timeout); err != nil {
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("stopped following; the rollout continues on the Supervisor: run `tkgcert rotate -n %s %s` again to attach and verify", ns, o.cluster)
+		}
+		return err
+	}
+	o.logf("Rollout done; verifying")
+	afterRep, err := inv()
+	if err != nil {
+		return err
+	}
+	v := rollout.Verify(before, afterRep)
+	if err := rollout.KubeconfigWorks(ctx, r.Client(), ns, o.cluster); err != nil {
+		v.Problems = append(v.Problems, fmt.Sprintf("the %s-kubeconfig secret does not authenticate against the cluster: %v", o.cluster, err))
+	}
+	if err := rollout.WriteTable(o.Out, v); err != nil {
+		return err
+	}
+	for _, w := range v.Warnings {
+		fmt.Fprintf(o.ErrOut, "warning: %s\n", w)
+	}
+	if !v.OK() {
+		return fmt.Errorf("verification failed:\n  - %s", strings.Join(v.Problems, "\n  - "))
+	}
+	fmt.Fprintf(o.Out, "\n%s/%s: every control-plane node is new, every certificate expires later, CAs unchanged, kubeconfig secret works.\n", ns, o.cluster)
+	return nil
+}
+
+func (o *rotateOptions) printPlan(cl *fleet.Cluster, before *inventory.ClusterReport, now time.Time, patch []byte) {
+	field := "spec.rolloutAfter"
+	if cl.APIVersion != capi.V1Beta1 {
+		field = "spec.rollout.after"
+	}
+	fmt.Fprintf(o.Out, "Plan for %s/%s (Cluster API %s):\n", cl.Namespace, cl.Name, cl.APIVersion)
+	if name, at, ok := earliest(before); ok {
+		fmt.Fprintf(o.Out, "  earliest expiry now: %s (%s, %s)\n", at.UTC().Format(certs.DateLayout), name, certs.ResidualTime(at.Sub(now)))
+	}
+	fmt.Fprintf(o.Out, "  replace %d control-plane machines, one at a time:", len(cl.ControlPlaneMachines()))
+	for _, m := range cl.ControlPlaneMachines() {
+		fmt.Fprintf(o.Out, " %s", m.Name)
+	}
+	fmt.Fprintf(o.Out, "\n  workers are not touched\n  patch KubeadmControlPlane %s (%s = Supervisor time):\n    %s\n", cl.ControlPlane.Name, field, patch)
+}
+
+func earliest(cr *inventory.ClusterReport) (string, time.Time, bool) {
+	var name string
+	var at time.Time
+	for _, n := range cr.Nodes {
+		for _, c := range n.Certificates {
+			if c.NotAfter != nil && (at.IsZero() || c.NotAfter.Before(at)) {
+				name, at = c.Name+" on "+n.Name, *c.NotAfter
+			}
+		}
+	}
+	return name, at, !at.IsZero()
+}
+
+func (o *rotateOptions) confirm() error {
+	if !isTerminal(o.In) {
+		return fmt.Errorf("not rotating without confirmation: run on a terminal, or pass --yes")
+	}
+	fmt.Fprint(o.ErrOut, "Proceed? [y/N] ")
+	line, _ := bufio.NewReader(o.In).ReadString('\n')
+	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+		return fmt.Errorf("not rotating: not confirmed")
+	}
+	return nil
+}
+
+// whoAmI names the caller for the audit annotation and Event.
+func whoAmI(ctx context.Context, c client.Client) string {
+	r := &authenticationv1.SelfSubjectReview{}
+	if err := c.Create(ctx, r); err != nil || r.Status.UserInfo.Username == "" {
+		return "unknown"
+	}
+	return r.Status.UserInfo.Username
+}

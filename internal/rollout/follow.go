@@ -1,0 +1,247 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tkgcert/tkgcert/internal/fleet"
+)
+
+// ErrTimeout ends a Follow that ran out of time; the error wrapping it
+// names the machines that held the rollout up.
+var ErrTimeout = errors.New("the rollout did not finish in time")
+
+// Done reports whether the control plane has finished rolling out after
+// `after`: the desired number of machines, all created after it, Running
+// with a node, none deleting, and the KCP's status agreeing.
+func Done(cl *fleet.Cluster, after time.Time) bool {
+	cp := cl.ControlPlane
+	ms := cl.ControlPlaneMachines()
+	if int32(len(ms)) != cp.Replicas {
+		return false
+	}
+	for _, m := range ms {
+		if m.Created.Before(after) || m.Phase != "Running" || m.NodeName == "" || m.Deleting {
+			return false
+		}
+	}
+	return cp.StatusReplicas == cp.Replicas && cp.ReadyReplicas == cp.Replicas && cp.UpToDateReplicas == cp.Replicas
+}
+
+// Follower watches one cluster's rollout.
+type Follower struct {
+	Reader *fleet.Reader
+	// Watcher opens watches on the Supervisor.
+	Watcher client.WithWatch
+	// Report receives one line per machine event (a machine appears,
+	// changes phase, gets its node, is deleted).
+	Report func(string)
+	// Resync re-reads the cluster this often even without events (default 30s).
+	Resync time.Duration
+}
+
+// Follow returns when Done(cluster, after), when ctx ends, or after
+// timeout with a diagnosis. A dropped watch is reopened.
+func (f *Follower) Follow(ctx context.Context, namespace, name string, after time.Time, timeout time.Duration) (*fleet.Cluster, error) {
+	if f.Resync == 0 {
+		f.Resync = 30 * time.Second
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	seen := map[string]fleet.Machine{}
+	var last *fleet.Cluster
+	events := make(chan struct{}, 1)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go f.watchLoop(wctx, namespace, name, events)
+	resync := time.NewTicker(f.Resync)
+	defer resync.Stop()
+	for {
+		cls, err := f.Reader.Clusters(ctx, namespace, []string{name})
+		if err == nil && len(cls) == 1 {
+			last = &cls[0]
+			f.report(seen, last)
+			if Done(last, after) {
+				return last, nil
+			}
+		} else if ctx.Err() == nil && err != nil {
+			f.Report(fmt.Sprintf("reading the cluster failed, retrying: %v", err))
+		}
+		select {
+		case <-ctx.Done():
+			return last, ctx.Err()
+		case <-deadline.C:
+			return last, fmt.Errorf("%w after %s: %s", ErrTimeout, timeout, Diagnose(last, after))
+		case <-events:
+		case <-resync.C:
+		}
+	}
+}
+
+// watchLoop keeps watches on the cluster's Machines and its KCP open and
+// signals every event; when a watch ends (a dropped connection, an API
+// server restart) it is reopened after a short pause.
+func (f *Follower) watchLoop(ctx context.Context, namespace, name string, events chan<- struct{}) {
+	v := f.Reader.Version()
+	signal := func() {
+		select {
+		case events <- struct{}{}:
+		default:
+		}
+	}
+	for ctx.Err() == nil {
+		machines := &unstructured.UnstructuredList{}
+		machines.SetAPIVersion("cluster.x-k8s.io/" + string(v))
+		machines.SetKind("MachineList")
+		mw, err := f.Watcher.Watch(ctx, machines, client.InNamespace(namespace), client.MatchingLabels{fleet.ClusterNameLabel: name})
+		if err != nil {
+			sleep(ctx, time.Second)
+			continue
+		}
+		kcps := &unstructured.UnstructuredList{}
+		kcps.SetAPIVersion(fleet.ControlPlaneGroup + "/" + string(v))
+		kcps.SetKind("KubeadmControlPlaneList")
+		kw, err := f.Watcher.Watch(ctx, kcps, client.InNamespace(namespace), client.MatchingLabels{fleet.ClusterNameLabel: name})
+		if err != nil {
+			mw.Stop()
+			sleep(ctx, time.Second)
+			continue
+		}
+		signal() // events may have been missed while (re)connecting
+		drain(ctx, mw, kw, signal)
+		mw.Stop()
+		kw.Stop()
+		sleep(ctx, 200*time.Millisecond)
+	}
+}
+
+// drain forwards events until either watch ends.
+func drain(ctx context.Context, a, b watch.Interface, signal func()) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-a.ResultChan():
+			if !ok {
+				return
+			}
+			signal()
+		case _, ok := <-b.ResultChan():
+			if !ok {
+				return
+			}
+			signal()
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// report prints what changed since the last look.
+func (f *Follower) report(seen map[string]fleet.Machine, cl *fleet.Cluster) {
+	now := map[string]fleet.Machine{}
+	for _, m := range cl.ControlPlaneMachines() {
+		now[m.Name] = m
+		old, known := seen[m.Name]
+		switch {
+		case !known:
+			f.Report(fmt.Sprintf("machine %s: %s%s", m.Name, phase(m), nodeText(m)))
+		case phase(old) != phase(m) || old.NodeName != m.NodeName:
+			f.Report(fmt.Sprintf("machine %s: %s -> %s%s", m.Name, phase(old), phase(m), nodeText(m)))
+		}
+	}
+	var gone []string
+	for n := range seen {
+		if _, ok := now[n]; !ok {
+			gone = append(gone, n)
+		}
+	}
+	sort.Strings(gone)
+	for _, n := range gone {
+		f.Report(fmt.Sprintf("machine %s: deleted", n))
+	}
+	for k := range seen {
+		delete(seen, k)
+	}
+	for k, v := range now {
+		seen[k] = v
+	}
+}
+
+func phase(m fleet.Machine) string {
+	if m.Deleting {
+		return "Deleting"
+	}
+	if m.Phase == "" {
+		return "Pending"
+	}
+	return m.Phase
+}
+
+func nodeText(m fleet.Machine) string {
+	if m.NodeName == "" || m.Deleting {
+		return ""
+	}
+	s := " (node " + m.NodeName
+	if m.InternalIP != "" {
+		s += ", " + m.InternalIP
+	}
+	return s + ")"
+}
+
+// Diagnose names the machines holding a rollout up, with their phase and
+// the conditions that are not True.
+func Diagnose(cl *fleet.Cluster, after time.Time) string {
+	if cl == nil {
+		return "the cluster could not be read"
+	}
+	var parts []string
+	for _, m := range cl.ControlPlaneMachines() {
+		if !m.Created.Before(after) && m.Phase == "Running" && m.NodeName != "" && !m.Deleting {
+			continue
+		}
+		why := fmt.Sprintf("machine %s is %s", m.Name, phase(m))
+		if m.Created.Before(after) && !m.Deleting {
+			why += " and still awaits replacement"
+		}
+		if m.NodeName == "" {
+			why += ", no node"
+		}
+		var bad []string
+		for _, c := range m.Conditions {
+			if c.Status != "True" {
+				s := c.Type + "=" + c.Status
+				if c.Reason != "" {
+					s += " (" + c.Reason
+					if c.Message != "" {
+						s += ": " + c.Message
+					}
+					s += ")"
+				}
+				bad = append(bad, s)
+			}
+		}
+		if len(bad) > 0 {
+			why += "; conditions " + strings.Join(bad, ", ")
+		}
+		parts = append(parts, why)
+	}
+	cp := cl.ControlPlane
+	parts = append(parts, fmt.Sprintf("KubeadmControlPlane %s: %d replicas desired, %d current, %d ready, %d up to date",
+		cp.Name, cp.Replicas, cp.StatusReplicas, cp.ReadyReplicas, cp.UpToDateReplicas))
+	return strings.Join(parts, "; ")
+}
+
