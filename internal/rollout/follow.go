@@ -244,4 +244,3 @@ func Diagnose(cl *fleet.Cluster, after time.Time) string {
 		cp.Name, cp.Replicas, cp.StatusReplicas, cp.ReadyReplicas, cp.UpToDateReplicas))
 	return strings.Join(parts, "; ")
 }
-

@@ -33,7 +33,10 @@ func TestPatchPerVersion(t *testing.T) {
 	}
 }
 
-func at(d time.Duration) *time.Time { t := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Add(d); return &t }
+func at(d time.Duration) *time.Time {
+	t := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Add(d)
+	return &t
+}
 
 func TestVerify(t *testing.T) {
 	ca := []inventory.Certificate{{Name: "ca", NotAfter: at(3650 * 24 * time.Hour), SerialNumber: "01"}}
@@ -58,7 +61,7 @@ func TestVerify(t *testing.T) {
 	// Not replaced, not later, CA changed: each is a problem.
 	bad := &inventory.ClusterReport{
 		CertificateAuthorities: []inventory.Certificate{{Name: "ca", NotAfter: at(3650 * 24 * time.Hour), SerialNumber: "02"}},
-		Nodes: []inventory.NodeReport{{Name: "cp-old", Role: "control-plane", Certificates: []inventory.Certificate{{Name: "apiserver", NotAfter: at(0)}}}},
+		Nodes:                  []inventory.NodeReport{{Name: "cp-old", Role: "control-plane", Certificates: []inventory.Certificate{{Name: "apiserver", NotAfter: at(0)}}}},
 	}
 	v = Verify(before, bad)
 	got := strings.Join(v.Problems, "\n")
