@@ -10,12 +10,14 @@ import (
 
 	"github.com/spf13/cobra"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tkgcert/tkgcert/internal/capi"
 	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/remote"
 	"github.com/tkgcert/tkgcert/internal/rollout"
 	"github.com/tkgcert/tkgcert/internal/source"
 )
@@ -28,12 +30,17 @@ type rotateOptions struct {
 	dryRun  bool
 	timeout time.Duration
 	cluster string
+
+	withinS  string
+	within   time.Duration
+	parallel int
+	prefix   string // "ns/name: " in fleet mode
 }
 
 func newRotateCommand(streams Streams) *cobra.Command {
 	o := &rotateOptions{Streams: streams}
 	cmd := &cobra.Command{
-		Use:   "rotate CLUSTER",
+		Use:   "rotate (CLUSTER | --expiring-within DURATION)",
 		Short: "Renew a cluster's certificates by rolling its control plane, safely, and verify the result",
 		Long: `Rotate does what the vendor's procedure does by hand (steps 5 to 8), as one command:
 
@@ -54,17 +61,35 @@ same command again attaches to it. Exit code 0 only when the rollout completed a
 verification passed.`,
 		Example: `  tkgcert rotate -n tkg-cluster-ns tkg-cluster
   tkgcert rotate -n tkg-cluster-ns tkg-cluster --dry-run
-  tkgcert rotate -n tkg-cluster-ns tkg-cluster --yes --timeout 30m`,
-		Args: cobra.ExactArgs(1),
+  tkgcert rotate -n tkg-cluster-ns tkg-cluster --yes --timeout 30m
+
+  # Fleet: every cluster whose leaf certificates expire within 60 days, most urgent
+  # first, one at a time, continuing past a failed cluster
+  tkgcert rotate -A --expiring-within 60d
+  tkgcert rotate -A --expiring-within 60d --parallel 2 --yes`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.cluster = args[0]
-			if o.kube.allNamespaces {
-				return fmt.Errorf("rotate takes one cluster in one namespace (-n); fleet rotation is not available yet")
-			}
 			if o.timeout <= 0 {
 				return fmt.Errorf("--timeout must be positive")
 			}
-			return o.Run(cmd.Context())
+			if len(args) == 1 {
+				if o.kube.allNamespaces || o.withinS != "" {
+					return fmt.Errorf("name one cluster (with -n), or rotate a fleet with --expiring-within (with -n or -A), not both")
+				}
+				o.cluster = args[0]
+				return o.Run(cmd.Context())
+			}
+			if o.withinS == "" {
+				return fmt.Errorf("name a cluster, or use --expiring-within to rotate every cluster whose certificates expire within that time")
+			}
+			var err error
+			if o.within, err = parseDuration(o.withinS); err != nil {
+				return fmt.Errorf("--expiring-within: %w", err)
+			}
+			if o.parallel < 1 {
+				return fmt.Errorf("--parallel must be at least 1")
+			}
+			return o.RunFleet(cmd.Context())
 		},
 	}
 	o.kube = newKubeOptions(cmd)
@@ -73,13 +98,16 @@ verification passed.`,
 	f.BoolVarP(&o.yes, "yes", "y", false, "Do not ask for confirmation")
 	f.BoolVar(&o.dryRun, "dry-run", false, "Show the plan and the exact patch, change nothing")
 	f.DurationVar(&o.timeout, "timeout", 60*time.Minute, "How long to follow the rollout before giving up with a diagnosis")
+	f.StringVar(&o.withinS, "expiring-within", "", "Fleet mode: rotate every cluster in scope whose earliest leaf certificate expires within this time (e.g. 60d)")
+	f.IntVar(&o.parallel, "parallel", 1, "Fleet mode: clusters rotated at the same time")
 	return cmd
 }
 
 func (o *rotateOptions) logf(format string, args ...any) {
-	fmt.Fprintf(o.ErrOut, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+	fmt.Fprintf(o.ErrOut, "%s %s%s\n", time.Now().Format("15:04:05"), o.prefix, fmt.Sprintf(format, args...))
 }
 
+// Run rotates the one named cluster.
 func (o *rotateOptions) Run(ctx context.Context) error {
 	cfg, ns, err := o.kube.config()
 	if err != nil {
@@ -93,6 +121,11 @@ func (o *rotateOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return o.rotateOne(ctx, cfg, r, sshOpts, ns)
+}
+
+// rotateOne runs preflight, trigger, follow and verify for o.cluster in ns.
+func (o *rotateOptions) rotateOne(ctx context.Context, cfg *rest.Config, r *fleet.Reader, sshOpts remote.Options, ns string) error {
 	inv := func() (*inventory.ClusterReport, error) {
 		rep, err := inventory.Run(ctx, r, inventory.Options{Namespace: ns, Clusters: []string{o.cluster}, Source: source.SSH, SSH: sshOpts})
 		if err != nil {

@@ -184,3 +184,36 @@ func TestRotateV1Beta2(t *testing.T) {
 		}
 	}
 }
+
+// TestRotateFleet rotates only the clusters inside --expiring-within, most
+// urgent first, and goes on past a cluster it must refuse.
+func TestRotateFleet(t *testing.T) {
+	lab := startLab(t, "--address-block", "56", "--provision-delay", "1s",
+		"--cluster", "s/soon:expiring", "--cluster", "s/fine", "--cluster", "s/old:expired,light")
+	kc := lab.kubeconfig()
+	sh := newShell(t, "KUBECONFIG="+kc)
+	soon, fine := cpMachines(sh, "s", "soon"), cpMachines(sh, "s", "fine")
+
+	out, _, code := runTkgcert(t, kc, "rotate", "-A", "--expiring-within", "60d", "--dry-run")
+	if code != 0 || !strings.Contains(out, "Dry run") || strings.Index(out, "old") > strings.Index(out, "soon") || strings.Contains(out, "fine") {
+		t.Fatalf("dry run: exit %d\n%s", code, out)
+	}
+
+	out, errOut, code := runTkgcert(t, kc, "rotate", "-A", "--expiring-within", "60d", "--yes")
+	if code != 1 || !strings.Contains(errOut, "1 of 2 clusters were not rotated") {
+		t.Errorf("exit %d, want 1 (the expired cluster is refused)\n%s\n%s", code, out, errOut)
+	}
+	summary := out[strings.Index(out, "Summary:"):]
+	if !strings.Contains(summary, "s           old       FAILED: not rotating s/old, nothing was changed") ||
+		!strings.Contains(summary, "s           soon      rotated and verified") {
+		t.Errorf("summary:\n%s", summary)
+	}
+	for _, m := range cpMachines(sh, "s", "soon") {
+		if slices.Contains(soon, m) {
+			t.Errorf("soon: machine %s was not replaced", m)
+		}
+	}
+	if got := cpMachines(sh, "s", "fine"); !slices.Equal(got, fine) {
+		t.Errorf("fine (outside --expiring-within) changed: %v -> %v", fine, got)
+	}
+}
