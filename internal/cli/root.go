@@ -42,7 +42,7 @@ Supervisor. It also works as a kubectl plugin (kubectl tkgcert ...).`,
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
-	root.AddCommand(newVersionCommand(streams), newClustersCommand(streams), newCheckCommand(streams), newRotateCommand(streams), newLabCommand(streams))
+	root.AddCommand(newVersionCommand(streams), newClustersCommand(streams), newCheckCommand(streams), newRotateCommand(streams), newKubeletCommand(streams), newLabCommand(streams))
 	return root
 }
 

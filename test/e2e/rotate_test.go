@@ -167,9 +167,19 @@ func machineNamesOf(sh *shell, ns, cluster string, controlPlane bool) []string {
 }
 
 func TestRotateV1Beta2(t *testing.T) {
-	lab := startLab(t, "--capi-version", "v1beta2", "--address-block", "55", "--provision-delay", "1s", "--cluster", "s/a")
+	lab := startLab(t, "--capi-version", "v1beta2", "--address-block", "55", "--provision-delay", "1s", "--cluster", "s/a",
+		"--cluster", "s/norot:kubelet-rotation-off,light")
 	kc := lab.kubeconfig()
 	sh := newShell(t, "KUBECONFIG="+kc)
+
+	// The seed's step 8 alone: the worker without rotation is flagged.
+	out, _, code := runTkgcert(t, kc, "kubelet", "-n", "s", "norot")
+	if code != 2 || strings.Count(out, "NO ROTATION") != 1 || strings.Count(out, " OK") != 3 {
+		t.Errorf("kubelet norot: exit %d\n%s", code, out)
+	}
+	if out, _, code := runTkgcert(t, kc, "kubelet", "-n", "s", "a"); code != 0 || strings.Count(out, " OK") != 4 {
+		t.Errorf("kubelet a: exit %d\n%s", code, out)
+	}
 	before := cpMachines(sh, "s", "a")
 	out, errOut, code := runTkgcert(t, kc, "rotate", "-n", "s", "a", "--yes")
 	if code != 0 || !strings.Contains(out, "every control-plane node is new") {
