@@ -28,6 +28,7 @@ type rotateOptions struct {
 	ssh     sshFlags
 	yes     bool
 	dryRun  bool
+	workers bool
 	timeout time.Duration
 	cluster string
 
@@ -97,6 +98,7 @@ verification passed.`,
 	f := cmd.Flags()
 	f.BoolVarP(&o.yes, "yes", "y", false, "Do not ask for confirmation")
 	f.BoolVar(&o.dryRun, "dry-run", false, "Show the plan and the exact patch, change nothing")
+	f.BoolVar(&o.workers, "workers", false, "Also roll the cluster's MachineDeployments afterwards (for kubelets that do not rotate their certificates)")
 	f.DurationVar(&o.timeout, "timeout", 60*time.Minute, "How long to follow the rollout before giving up with a diagnosis")
 	f.StringVar(&o.withinS, "expiring-within", "", "Fleet mode: rotate every cluster in scope whose earliest leaf certificate expires within this time (e.g. 60d)")
 	f.IntVar(&o.parallel, "parallel", 1, "Fleet mode: clusters rotated at the same time")
@@ -216,12 +218,28 @@ func (o *rotateOptions) rotateOne(ctx context.Context, cfg *rest.Config, r *flee
 		}
 		return err
 	}
+	if o.workers {
+		if err := o.rollWorkers(ctx, cfg, r, cw, ns); err != nil {
+			return err
+		}
+	}
 	o.logf("Rollout done; verifying")
 	afterRep, err := inv()
 	if err != nil {
 		return err
 	}
 	v := rollout.Verify(before, afterRep)
+	if o.workers {
+		old := map[string]bool{}
+		for _, n := range before.Nodes {
+			old[n.Name] = n.Role == "worker"
+		}
+		for _, n := range afterRep.Nodes {
+			if old[n.Name] {
+				v.Problems = append(v.Problems, fmt.Sprintf("worker node %s was not replaced", n.Name))
+			}
+		}
+	}
 	if err := rollout.KubeconfigWorks(ctx, r.Client(), ns, o.cluster); err != nil {
 		v.Problems = append(v.Problems, fmt.Sprintf("the %s-kubeconfig secret does not authenticate against the cluster: %v", o.cluster, err))
 	}
@@ -238,6 +256,35 @@ func (o *rotateOptions) rotateOne(ctx context.Context, cfg *rest.Config, r *flee
 	return nil
 }
 
+// rollWorkers triggers and follows the rollout of every MachineDeployment.
+func (o *rotateOptions) rollWorkers(ctx context.Context, cfg *rest.Config, r *fleet.Reader, cw client.WithWatch, ns string) error {
+	cls, err := r.Clusters(ctx, ns, []string{o.cluster})
+	if err != nil {
+		return err
+	}
+	cl := &cls[0]
+	if len(cl.MachineDeployments) == 0 {
+		o.logf("The cluster has no MachineDeployments: no workers to roll")
+		return nil
+	}
+	now, err := rollout.ServerTime(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	o.logf("Triggering the rollout of %d MachineDeployments", len(cl.MachineDeployments))
+	if err := rollout.TriggerWorkers(ctx, r.Client(), cl, now, whoAmI(ctx, r.Client())); err != nil {
+		return err
+	}
+	f := &rollout.Follower{Reader: r, Watcher: cw, Workers: true, Report: func(s string) { o.logf("%s", s) }}
+	if _, err := f.Follow(ctx, ns, o.cluster, now, o.timeout); err != nil {
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("stopped following the workers; their rollout continues on the Supervisor")
+		}
+		return err
+	}
+	return nil
+}
+
 func (o *rotateOptions) printPlan(cl *fleet.Cluster, before *inventory.ClusterReport, now time.Time, patch []byte) {
 	field := "spec.rolloutAfter"
 	if cl.APIVersion != capi.V1Beta1 {
@@ -251,7 +298,12 @@ func (o *rotateOptions) printPlan(cl *fleet.Cluster, before *inventory.ClusterRe
 	for _, m := range cl.ControlPlaneMachines() {
 		fmt.Fprintf(o.Out, " %s", m.Name)
 	}
-	fmt.Fprintf(o.Out, "\n  workers are not touched\n  patch KubeadmControlPlane %s (%s = Supervisor time):\n    %s\n", cl.ControlPlane.Name, field, patch)
+	if o.workers {
+		fmt.Fprintf(o.Out, "\n  then replace the workers of %d MachineDeployments", len(cl.MachineDeployments))
+	} else {
+		fmt.Fprint(o.Out, "\n  workers are not touched (--workers rolls them too)")
+	}
+	fmt.Fprintf(o.Out, "\n  patch KubeadmControlPlane %s (%s = Supervisor time):\n    %s\n", cl.ControlPlane.Name, field, patch)
 }
 
 func earliest(cr *inventory.ClusterReport) (string, time.Time, bool) {

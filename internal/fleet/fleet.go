@@ -32,8 +32,29 @@ type Cluster struct {
 	// Endpoint is spec.controlPlaneEndpoint as host:port ("" when unset).
 	Endpoint     string
 	ControlPlane ControlPlane
+	// MachineDeployments are the cluster's worker pools.
+	MachineDeployments []MachineDeployment
 	// Machines are the cluster's Machines, control plane first, then by name.
 	Machines []Machine
+}
+
+// MachineDeployment is one worker pool.
+type MachineDeployment struct {
+	Name            string
+	Replicas        int32
+	RolloutAfter    *time.Time
+	ResourceVersion string
+}
+
+// WorkerMachines returns the machines that are not control plane.
+func (c *Cluster) WorkerMachines() []Machine {
+	var out []Machine
+	for _, m := range c.Machines {
+		if !m.ControlPlane {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // ControlPlane is the cluster's KubeadmControlPlane.
@@ -180,6 +201,10 @@ func (r *Reader) Clusters(ctx context.Context, namespace string, names []string)
 	if err != nil {
 		return nil, err
 	}
+	mds, err := r.list(ctx, "cluster.x-k8s.io", "MachineDeployment", namespace)
+	if err != nil {
+		return nil, err
+	}
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
@@ -219,6 +244,13 @@ func (r *Reader) Clusters(ctx context.Context, namespace string, names []string)
 			continue
 		}
 		c.ControlPlane = r.controlPlane(u)
+	}
+	for i := range mds {
+		u := &mds[i]
+		if c := byKey[u.GetNamespace()+"/"+u.GetLabels()[ClusterNameLabel]]; c != nil {
+			c.MachineDeployments = append(c.MachineDeployments, MachineDeployment{Name: u.GetName(),
+				Replicas: int32(int64Field(u, "spec", "replicas")), RolloutAfter: RolloutAfter(u, r.version), ResourceVersion: u.GetResourceVersion()})
+		}
 	}
 	for i := range machines {
 		u := &machines[i]

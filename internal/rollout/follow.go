@@ -36,9 +36,31 @@ func Done(cl *fleet.Cluster, after time.Time) bool {
 	return cp.StatusReplicas == cp.Replicas && cp.ReadyReplicas == cp.Replicas && cp.UpToDateReplicas == cp.Replicas
 }
 
+// WorkersDone reports whether the worker pools have finished rolling out
+// after `after`: as many worker machines as their MachineDeployments want,
+// all created after it and Running with a node.
+func WorkersDone(cl *fleet.Cluster, after time.Time) bool {
+	var want int32
+	for _, md := range cl.MachineDeployments {
+		want += md.Replicas
+	}
+	ms := cl.WorkerMachines()
+	if int32(len(ms)) != want {
+		return false
+	}
+	for _, m := range ms {
+		if m.Created.Before(after) || m.Phase != "Running" || m.NodeName == "" || m.Deleting {
+			return false
+		}
+	}
+	return true
+}
+
 // Follower watches one cluster's rollout.
 type Follower struct {
-	Reader *fleet.Reader
+	// Workers follows the worker machines instead of the control plane.
+	Workers bool
+	Reader  *fleet.Reader
 	// Watcher opens watches on the Supervisor.
 	Watcher client.WithWatch
 	// Report receives one line per machine event (a machine appears,
@@ -69,7 +91,7 @@ func (f *Follower) Follow(ctx context.Context, namespace, name string, after tim
 		if err == nil && len(cls) == 1 {
 			last = &cls[0]
 			f.report(seen, last)
-			if Done(last, after) {
+			if (!f.Workers && Done(last, after)) || (f.Workers && WorkersDone(last, after)) {
 				return last, nil
 			}
 		} else if ctx.Err() == nil && err != nil {
@@ -79,7 +101,7 @@ func (f *Follower) Follow(ctx context.Context, namespace, name string, after tim
 		case <-ctx.Done():
 			return last, ctx.Err()
 		case <-deadline.C:
-			return last, fmt.Errorf("%w after %s: %s", ErrTimeout, timeout, Diagnose(last, after))
+			return last, fmt.Errorf("%w after %s: %s", ErrTimeout, timeout, f.diagnose(last, after))
 		case <-events:
 		case <-resync.C:
 		}
@@ -153,7 +175,7 @@ func sleep(ctx context.Context, d time.Duration) {
 // report prints what changed since the last look.
 func (f *Follower) report(seen map[string]fleet.Machine, cl *fleet.Cluster) {
 	now := map[string]fleet.Machine{}
-	for _, m := range cl.ControlPlaneMachines() {
+	for _, m := range f.machines(cl) {
 		now[m.Name] = m
 		old, known := seen[m.Name]
 		switch {
@@ -202,14 +224,39 @@ func nodeText(m fleet.Machine) string {
 	return s + ")"
 }
 
-// Diagnose names the machines holding a rollout up, with their phase and
-// the conditions that are not True.
+func (f *Follower) machines(cl *fleet.Cluster) []fleet.Machine {
+	if f.Workers {
+		return cl.WorkerMachines()
+	}
+	return cl.ControlPlaneMachines()
+}
+
+func (f *Follower) diagnose(cl *fleet.Cluster, after time.Time) string {
+	if f.Workers {
+		if cl == nil {
+			return "the cluster could not be read"
+		}
+		return strings.Join(stuckMachines(cl.WorkerMachines(), after), "; ")
+	}
+	return Diagnose(cl, after)
+}
+
+// Diagnose names the control-plane machines holding a rollout up, with
+// their phase and the conditions that are not True.
 func Diagnose(cl *fleet.Cluster, after time.Time) string {
 	if cl == nil {
 		return "the cluster could not be read"
 	}
+	parts := stuckMachines(cl.ControlPlaneMachines(), after)
+	cp := cl.ControlPlane
+	parts = append(parts, fmt.Sprintf("KubeadmControlPlane %s: %d replicas desired, %d current, %d ready, %d up to date",
+		cp.Name, cp.Replicas, cp.StatusReplicas, cp.ReadyReplicas, cp.UpToDateReplicas))
+	return strings.Join(parts, "; ")
+}
+
+func stuckMachines(ms []fleet.Machine, after time.Time) []string {
 	var parts []string
-	for _, m := range cl.ControlPlaneMachines() {
+	for _, m := range ms {
 		if !m.Created.Before(after) && m.Phase == "Running" && m.NodeName != "" && !m.Deleting {
 			continue
 		}
@@ -239,8 +286,5 @@ func Diagnose(cl *fleet.Cluster, after time.Time) string {
 		}
 		parts = append(parts, why)
 	}
-	cp := cl.ControlPlane
-	parts = append(parts, fmt.Sprintf("KubeadmControlPlane %s: %d replicas desired, %d current, %d ready, %d up to date",
-		cp.Name, cp.Replicas, cp.StatusReplicas, cp.ReadyReplicas, cp.UpToDateReplicas))
-	return strings.Join(parts, "; ")
+	return parts
 }

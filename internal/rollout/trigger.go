@@ -95,3 +95,26 @@ func rolloutField(v capi.APIVersion) string {
 	}
 	return "spec.rollout.after"
 }
+
+// TriggerWorkers sets rolloutAfter (v1beta1) or rollout.after (v1beta2) on
+// every MachineDeployment of the cluster, with optimistic concurrency.
+func TriggerWorkers(ctx context.Context, c client.Client, cl *fleet.Cluster, at time.Time, by string) error {
+	for _, md := range cl.MachineDeployments {
+		data, err := Patch(cl.APIVersion, md.ResourceVersion, at, by)
+		if err != nil {
+			return err
+		}
+		u := &unstructured.Unstructured{}
+		u.SetAPIVersion("cluster.x-k8s.io/" + string(cl.APIVersion))
+		u.SetKind("MachineDeployment")
+		u.SetNamespace(cl.Namespace)
+		u.SetName(md.Name)
+		if err := c.Patch(ctx, u, client.RawPatch(types.MergePatchType, data)); err != nil {
+			if apierrors.IsConflict(err) {
+				return ErrConflict
+			}
+			return fmt.Errorf("patching MachineDeployment %s/%s: %w", cl.Namespace, md.Name, err)
+		}
+	}
+	return nil
+}

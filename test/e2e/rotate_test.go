@@ -129,6 +129,23 @@ func TestRotate(t *testing.T) {
 		}
 	})
 
+	t.Run("--workers also replaces the workers", func(t *testing.T) {
+		workers := machineNamesOf(sh, "s", "b", false)
+		out, errOut, code := runTkgcert(t, kc, "rotate", "-n", "s", "b", "--yes", "--workers")
+		if code != 0 {
+			t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+		}
+		after := machineNamesOf(sh, "s", "b", false)
+		if len(after) != len(workers) {
+			t.Fatalf("workers %v -> %v", workers, after)
+		}
+		for _, w := range after {
+			if slices.Contains(workers, w) {
+				t.Errorf("worker %s was not replaced", w)
+			}
+		}
+	})
+
 	t.Run("an interrupted run leaves the rollout running and a second run attaches", func(t *testing.T) {
 		cmd := exec.Command(tkgcert, "rotate", "-n", "s", "a", "--yes")
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+kc, "XDG_CONFIG_HOME="+t.TempDir())
