@@ -28,8 +28,7 @@ var (
 )
 
 var (
-	world      *lab.Lab
-	kubeconfig string
+	kubeconfig string // the fleet lab's, set by BenchmarkCheckFleet
 	tkgcert    string
 	workdir    string
 )
@@ -37,7 +36,7 @@ var (
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
-		os.Exit(m.Run()) // no benchmark asked for: no lab
+		os.Exit(m.Run()) // no benchmark asked for: nothing to build
 	}
 	os.Exit(run(m))
 }
@@ -54,24 +53,33 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "building tkgcert: %v\n%s", err, out)
 		return 1
 	}
+	code := m.Run()
+	for _, l := range labs {
+		l.Close()
+	}
+	return code
+}
+
+var labs []*lab.Lab
+
+// startLab starts a lab for one benchmark and writes its kubeconfig.
+func startLab(b *testing.B, o lab.Options) (*lab.Lab, string) {
+	b.Helper()
+	o.StateDir = filepath.Join(workdir, fmt.Sprintf("lab-%d", o.AddressBlock))
+	o.BinDir = kubeserver.RepoBinDir()
 	start := time.Now()
-	world, err = lab.Up(context.Background(), lab.Options{
-		StateDir: filepath.Join(workdir, "lab"), BinDir: kubeserver.RepoBinDir(), Generate: *generate,
-		Workers: 1, AddressBlock: 60, ProvisionDelay: 0,
-	})
+	l, err := lab.Up(context.Background(), o)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting the lab:", err)
-		return 1
+		b.Fatal("starting the lab:", err)
 	}
-	defer world.Close()
-	fmt.Fprintf(os.Stderr, "lab with %d clusters ready in %s\n", *generate, time.Since(start).Round(100*time.Millisecond))
-	kc, _ := world.Kubeconfig()
-	kubeconfig = filepath.Join(workdir, "supervisor.kubeconfig")
-	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+	labs = append(labs, l)
+	b.Logf("lab ready in %s", time.Since(start).Round(100*time.Millisecond))
+	kc, _ := l.Kubeconfig()
+	path := filepath.Join(o.StateDir, "supervisor.kubeconfig")
+	if err := os.WriteFile(path, kc, 0o600); err != nil {
+		b.Fatal(err)
 	}
-	return m.Run()
+	return l, path
 }
 
 // timeCheck runs `tkgcert check -A` as a user would and returns its time.
@@ -191,6 +199,7 @@ func timeSeedLoop(b *testing.B) time.Duration {
 // the floor of one SSH session per node, and the seed's serial loop.
 // Run with -benchtime 1x: each iteration is minutes long.
 func BenchmarkCheckFleet(b *testing.B) {
+	_, kubeconfig = startLab(b, lab.Options{Generate: *generate, Workers: 1, AddressBlock: 60})
 	configHome := b.TempDir()
 	timeCheck(b, configHome) // first contact: accept-new records 400 host keys
 	for b.Loop() {
