@@ -34,6 +34,11 @@ set -e
 echo "exit code $code; report in $state/report.json"
 "$tkgcert" check -A | tail -6 || true
 
+say tkgcert rotate -n tkg-cluster-ns tkg-cluster --yes
+"$tkgcert" rotate -n tkg-cluster-ns tkg-cluster --yes
+say tkgcert clusters -A
+"$tkgcert" clusters -A
+
 if [ "${DEMO_STOP:-}" = 1 ]; then
   exit 0
 fi

@@ -198,9 +198,16 @@ func TestRotateV1Beta2(t *testing.T) {
 		t.Errorf("kubelet a: exit %d\n%s", code, out)
 	}
 	before := cpMachines(sh, "s", "a")
+	endsBefore := apiserverEnds(t, sh, kc, "s", "a")
 	out, errOut, code := runTkgcert(t, kc, "rotate", "-n", "s", "a", "--yes")
 	if code != 0 || !strings.Contains(out, "every control-plane node is new") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	latest := slices.MaxFunc(endsBefore, func(a, b time.Time) int { return a.Compare(b) })
+	for _, e := range apiserverEnds(t, sh, kc, "s", "a") {
+		if !e.After(latest) {
+			t.Errorf("a new node's apiserver certificate expires %v, not after %v (openssl)", e, latest)
+		}
 	}
 	if after := sh.run(`kubectl get kcp -n s a-control-plane -o jsonpath='{.spec.rollout.after}'`); after == "" {
 		t.Error("spec.rollout.after not set")
