@@ -212,7 +212,16 @@ func (o *rotateOptions) rotateOne(ctx context.Context, cfg *rest.Config, r *flee
 		return err
 	}
 	f := &rollout.Follower{Reader: r, Watcher: cw, Report: func(s string) { o.logf("%s", s) }}
-	if _, err := f.Follow(ctx, ns, o.cluster, after, o.timeout); err != nil {
+	var live *liveDisplay
+	if o.prefix == "" && isTerminal(o.ErrOut) {
+		live = newLiveDisplay(o.ErrOut, after, false)
+		f.Report, f.OnChange = live.line, live.update
+	}
+	_, err = f.Follow(ctx, ns, o.cluster, after, o.timeout)
+	if live != nil {
+		live.close()
+	}
+	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return fmt.Errorf("stopped following; the rollout continues on the Supervisor: run `tkgcert rotate -n %s %s` again to attach and verify", ns, o.cluster)
 		}

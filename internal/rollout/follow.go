@@ -68,6 +68,9 @@ type Follower struct {
 	Report func(string)
 	// Resync re-reads the cluster this often even without events (default 30s).
 	Resync time.Duration
+	// OnChange, when set, receives the cluster after every read (for a live
+	// display).
+	OnChange func(*fleet.Cluster)
 }
 
 // Follow returns when Done(cluster, after), when ctx ends, or after
@@ -91,6 +94,9 @@ func (f *Follower) Follow(ctx context.Context, namespace, name string, after tim
 		if err == nil && len(cls) == 1 {
 			last = &cls[0]
 			f.report(seen, last)
+			if f.OnChange != nil {
+				f.OnChange(last)
+			}
 			if (!f.Workers && Done(last, after)) || (f.Workers && WorkersDone(last, after)) {
 				return last, nil
 			}
@@ -287,4 +293,34 @@ func stuckMachines(ms []fleet.Machine, after time.Time) []string {
 		parts = append(parts, why)
 	}
 	return parts
+}
+
+// StatusLines renders the rollout's state for a live display: a headline
+// with progress, then one line per machine, old or new.
+func StatusLines(cl *fleet.Cluster, after, started, now time.Time, workers bool) []string {
+	ms := cl.ControlPlaneMachines()
+	want := cl.ControlPlane.Replicas
+	what := "control plane"
+	if workers {
+		ms, what, want = cl.WorkerMachines(), "workers", 0
+		for _, md := range cl.MachineDeployments {
+			want += md.Replicas
+		}
+	}
+	fresh := 0
+	for _, m := range ms {
+		if !m.Created.Before(after) && m.Phase == "Running" && m.NodeName != "" && !m.Deleting {
+			fresh++
+		}
+	}
+	el := now.Sub(started).Round(time.Second)
+	lines := []string{fmt.Sprintf("Rolling out the %s of %s/%s: %d/%d machines new and running, %s elapsed", what, cl.Namespace, cl.Name, fresh, want, el)}
+	for _, m := range ms {
+		age := "old"
+		if !m.Created.Before(after) {
+			age = "new"
+		}
+		lines = append(lines, fmt.Sprintf("  %-40s %-4s %-12s%s", m.Name, age, phase(m), nodeText(m)))
+	}
+	return lines
 }

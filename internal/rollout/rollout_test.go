@@ -96,3 +96,23 @@ func TestDoneAndDiagnose(t *testing.T) {
 		t.Error(diff)
 	}
 }
+
+func TestStatusLines(t *testing.T) {
+	after := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
+	cl := &fleet.Cluster{Namespace: "ns", Name: "c", ControlPlane: fleet.ControlPlane{Replicas: 3}, Machines: []fleet.Machine{
+		{Name: "c-old", ControlPlane: true, Phase: "Running", NodeName: "c-old", InternalIP: "10.0.0.1", Created: after.Add(-time.Hour), Deleting: true},
+		{Name: "c-new", ControlPlane: true, Phase: "Running", NodeName: "c-new", InternalIP: "10.0.0.2", Created: after.Add(time.Minute)},
+		{Name: "c-prov", ControlPlane: true, Phase: "Provisioning", Created: after.Add(2 * time.Minute)},
+		{Name: "w", Phase: "Running", NodeName: "w", Created: after.Add(-time.Hour)},
+	}}
+	got := StatusLines(cl, after, after, after.Add(95*time.Second), false)
+	want := []string{
+		"Rolling out the control plane of ns/c: 1/3 machines new and running, 1m35s elapsed",
+		"  c-old                                    old  Deleting    ",
+		"  c-new                                    new  Running      (node c-new, 10.0.0.2)",
+		"  c-prov                                   new  Provisioning",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
