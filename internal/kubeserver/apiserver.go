@@ -51,6 +51,7 @@ type APIServer struct {
 	Host string
 	Port int
 	proc *process
+	opts ProcessOptions // to restart it as it was
 }
 
 // StartAPIServer starts kube-apiserver and waits until /readyz answers ok.
@@ -178,7 +179,20 @@ func StartAPIServerProcess(ctx context.Context, o ProcessOptions) (*APIServer, e
 		}
 		return nil, err
 	}
-	return &APIServer{URL: o.URL, proc: p}, nil
+	return &APIServer{URL: o.URL, proc: p, opts: o}, nil
+}
+
+// Restart stops the API server and starts it again with the same command
+// line (same port, same etcd): what clients see when a control plane is
+// upgraded or its API server crashes.
+func (s *APIServer) Restart(ctx context.Context) error {
+	s.proc.Stop(15 * time.Second)
+	n, err := StartAPIServerProcess(ctx, s.opts)
+	if err != nil {
+		return err
+	}
+	s.proc = n.proc
+	return nil
 }
 
 // Stop terminates the API server.
