@@ -109,17 +109,23 @@ func (o *rotateOptions) logf(format string, args ...any) {
 	fmt.Fprintf(o.ErrOut, "%s %s%s\n", time.Now().Format("15:04:05"), o.prefix, fmt.Sprintf(format, args...))
 }
 
-// Run rotates the one named cluster.
-func (o *rotateOptions) Run(ctx context.Context) error {
+// connect reaches the Supervisor and prepares the SSH settings.
+func (o *rotateOptions) connect() (*rest.Config, string, *fleet.Reader, remote.Options, error) {
 	cfg, ns, err := o.kube.config()
 	if err != nil {
-		return err
+		return nil, "", nil, remote.Options{}, err
 	}
 	r, err := fleet.NewReader(cfg)
 	if err != nil {
-		return err
+		return nil, "", nil, remote.Options{}, err
 	}
 	sshOpts, err := o.ssh.options(func(msg string) { fmt.Fprintf(o.ErrOut, "warning: %s\n", msg) })
+	return cfg, ns, r, sshOpts, err
+}
+
+// Run rotates the one named cluster.
+func (o *rotateOptions) Run(ctx context.Context) error {
+	cfg, ns, r, sshOpts, err := o.connect()
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
-	"github.com/tkgcert/tkgcert/internal/fleet"
 )
 
 // candidate is a cluster fleet mode will rotate.
@@ -23,15 +22,7 @@ type candidate struct {
 // (Machines' certificatesExpiryDate) expires within o.within: most urgent
 // first, o.parallel at a time, continuing past failures, with a summary.
 func (o *rotateOptions) RunFleet(ctx context.Context) error {
-	cfg, ns, err := o.kube.config()
-	if err != nil {
-		return err
-	}
-	r, err := fleet.NewReader(cfg)
-	if err != nil {
-		return err
-	}
-	sshOpts, err := o.ssh.options(func(msg string) { fmt.Fprintf(o.ErrOut, "warning: %s\n", msg) })
+	cfg, ns, r, sshOpts, err := o.connect()
 	if err != nil {
 		return err
 	}
