@@ -30,9 +30,14 @@ func NewRootCommand(streams Streams) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "tkgcert",
 		Short: "Keep the certificates of TKG Service clusters from ever expiring",
-		Long: `tkgcert shows, rotates and recovers the certificates of TKG Service clusters:
-Cluster API clusters with a kubeadm control plane, managed from a vSphere
-Supervisor. It also works as a kubectl plugin (kubectl tkgcert ...).`,
+		Long: `tkgcert shows and rotates the certificates of TKG Service clusters: Cluster API
+clusters with a kubeadm control plane, managed from a vSphere Supervisor. It takes
+kubectl's flags and also works as a kubectl plugin (kubectl tkgcert ...).
+
+  tkgcert clusters -A                          earliest expiry of every cluster
+  tkgcert check -n NAMESPACE CLUSTER           every certificate, as kubeadm shows it
+  tkgcert rotate -n NAMESPACE CLUSTER          renew by rolling the control plane, verified
+  tkgcert lab up                               a simulated Supervisor to try it on`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
