@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -238,6 +240,7 @@ func (o *rotateOptions) rotateOne(ctx context.Context, cfg *rest.Config, r *flee
 			return err
 		}
 	}
+	o.forgetReplaced(before, sshOpts)
 	o.logf("Rollout done; verifying")
 	afterRep, err := inv()
 	if err != nil {
@@ -269,6 +272,26 @@ func (o *rotateOptions) rotateOne(ctx context.Context, cfg *rest.Config, r *flee
 	}
 	fmt.Fprintf(o.Out, "\n%s/%s: every control-plane node is new, every certificate expires later, CAs unchanged, kubeconfig secret works.\n", ns, o.cluster)
 	return nil
+}
+
+// forgetReplaced removes the host keys of the replaced machines from the
+// known_hosts file accept-new maintains: a later machine may get one of
+// their addresses with a new host key.
+func (o *rotateOptions) forgetReplaced(before *inventory.ClusterReport, sshOpts remote.Options) {
+	if sshOpts.HostKeyPolicy != remote.AcceptNew {
+		return
+	}
+	var addrs []string
+	for _, n := range before.Nodes {
+		if n.Role == "control-plane" || o.workers {
+			addrs = append(addrs, net.JoinHostPort(n.Address, strconv.Itoa(sshOpts.Port)))
+		}
+	}
+	if n, err := remote.ForgetHosts(sshOpts.KnownHostsFile, addrs); err != nil {
+		o.logf("warning: forgetting the host keys of the replaced machines: %v", err)
+	} else if n > 0 {
+		o.logf("Forgot %d host keys of replaced machines in %s", n, sshOpts.KnownHostsFile)
+	}
 }
 
 // rollWorkers triggers and follows the rollout of every MachineDeployment.

@@ -20,10 +20,17 @@ import (
 )
 
 // runTkgcert runs the binary and returns stdout, stderr and the exit code.
+// Each run gets a fresh config directory (its own known_hosts).
 func runTkgcert(t *testing.T, kubeconfig string, args ...string) (string, string, int) {
 	t.Helper()
+	return runTkgcertIn(t, t.TempDir(), kubeconfig, args...)
+}
+
+// runTkgcertIn runs the binary with configHome as XDG_CONFIG_HOME.
+func runTkgcertIn(t *testing.T, configHome, kubeconfig string, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.Command(tkgcert, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "XDG_CONFIG_HOME="+t.TempDir())
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "XDG_CONFIG_HOME="+configHome)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -199,7 +200,9 @@ func TestRotateV1Beta2(t *testing.T) {
 	}
 	before := cpMachines(sh, "s", "a")
 	endsBefore := apiserverEnds(t, sh, kc, "s", "a")
-	out, errOut, code := runTkgcert(t, kc, "rotate", "-n", "s", "a", "--yes")
+	oldAddrs := strings.Fields(sh.run(`kubectl get machines -n s -l cluster.x-k8s.io/cluster-name=a,cluster.x-k8s.io/control-plane -o jsonpath='{.items[*].status.addresses[?(@.type=="InternalIP")].address}'`))
+	configHome := t.TempDir()
+	out, errOut, code := runTkgcertIn(t, configHome, kc, "rotate", "-n", "s", "a", "--yes")
 	if code != 0 || !strings.Contains(out, "every control-plane node is new") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -208,6 +211,19 @@ func TestRotateV1Beta2(t *testing.T) {
 		if !e.After(latest) {
 			t.Errorf("a new node's apiserver certificate expires %v, not after %v (openssl)", e, latest)
 		}
+	}
+	// The replaced machines' host keys are forgotten; the new ones are known.
+	kh, err := os.ReadFile(filepath.Join(configHome, "tkgcert", "known_hosts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range oldAddrs {
+		if strings.Contains(string(kh), a+" ") {
+			t.Errorf("known_hosts still has replaced machine %s:\n%s", a, kh)
+		}
+	}
+	if !strings.Contains(errOut, "Forgot 3 host keys of replaced machines") || strings.Count(string(kh), "\n") != 4 {
+		t.Errorf("known_hosts after rotation (want the 3 new control-plane nodes and the worker):\n%s\n%s", kh, errOut)
 	}
 	if after := sh.run(`kubectl get kcp -n s a-control-plane -o jsonpath='{.spec.rollout.after}'`); after == "" {
 		t.Error("spec.rollout.after not set")
