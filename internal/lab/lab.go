@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -49,7 +50,8 @@ type Lab struct {
 
 	hostKeySeed    []byte // see hostKey
 	addedULA       bool
-	kubeadmVersion string // of the nodes' kubeadm, recorded in kubeadm-config
+	ownsBlock      atomic.Bool // bound a cluster endpoint of its address block
+	kubeadmVersion string      // of the nodes' kubeadm, recorded in kubeadm-config
 }
 
 // Up builds the world and starts its controllers. On error everything
@@ -167,6 +169,7 @@ func (c *cluster) provisionInitial(ctx context.Context) error {
 			return fmt.Errorf("cluster %s: listening on its endpoint %s: %w (is another lab using address block %d? pick another with --address-block)", c.key(), c.endpoint(), err, c.lab.o.AddressBlock)
 		}
 		c.lb = lb
+		c.lab.ownsBlock.Store(true)
 	}
 	var cps []*machine
 	for i := 0; i < c.lab.o.ControlPlaneReplicas; i++ {
@@ -359,7 +362,9 @@ func (l *Lab) Close() {
 	}
 	wg.Wait()
 	l.server.Stop()
-	if l.addedULA {
+	// Only one lab at a time can bind a block's cluster endpoints, so a lab
+	// that did owns the block's address on lo, even one a killed lab left.
+	if l.addedULA || l.ownsBlock.Load() {
 		removeLoopbackULA(l.o.AddressBlock)
 	}
 }
