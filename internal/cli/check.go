@@ -147,13 +147,8 @@ func (o *checkOptions) Run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	warned := false
-	sshOpts, err := o.ssh.options(func(msg string) {
-		if !warned {
-			warned = true
-			fmt.Fprintf(o.ErrOut, "warning: %s\n", msg)
-		}
-	})
+	// remote warns about the insecure host-key policy once per process.
+	sshOpts, err := o.ssh.options(func(msg string) { fmt.Fprintf(o.ErrOut, "warning: %s\n", msg) })
 	if err != nil {
 		return err
 	}

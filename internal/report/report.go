@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -150,7 +149,7 @@ func Summary(w io.Writer, v inventory.Verdict, s Style) error {
 			where = r.f.Node
 		}
 		c := r.f.Certificate
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.f.Namespace, r.f.Cluster, date(c), residualDur(r.f.Residual()), c.Name, where, s.status(r.worst))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.f.Namespace, r.f.Cluster, date(c), certs.ResidualTime(r.f.Residual()), c.Name, where, s.status(r.worst))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -171,14 +170,4 @@ func residual(c inventory.Certificate, now time.Time) string {
 		return "-"
 	}
 	return certs.ResidualTime(c.NotAfter.Sub(now))
-}
-
-func residualDur(d time.Duration) string { return certs.ResidualTime(d) }
-
-// Truncate shortens s for table cells.
-func Truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.TrimSpace(s[:n-1]) + "…"
 }

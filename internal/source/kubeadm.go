@@ -33,22 +33,14 @@ func (kubeadmReader) Read(ctx context.Context, ca ClusterAccess, n Node) Result 
 	}
 	// The same file reader as the SSH source; the kubeadm catalogue comes
 	// from kubeadm, so only the kubelet's part of the files is used.
-	out, stderr, code, err := client.Run(ctx, bundleCommand, []byte(bundleScript))
-	switch {
-	case err != nil:
-		r.Errors = append(r.Errors, fmt.Sprintf("reading the kubelet's files on node %s (%s): %v", n.Name, n.Address, err))
-	case code != 0:
-		r.Errors = append(r.Errors, fmt.Sprintf("reading the kubelet's files on node %s (%s): exit status %d: %s", n.Name, n.Address, code, strings.TrimSpace(string(stderr))))
-	default:
-		fsys, err := parseBundle(out)
-		if err != nil {
-			r.Errors = append(r.Errors, fmt.Sprintf("node %s (%s): %v", n.Name, n.Address, err))
-			break
-		}
-		k, errs := kubeletFromFiles(fsys)
-		r.Kubelet = k
-		r.Errors = append(r.Errors, prefix(n, errs)...)
+	fsys, err := fetchFiles(ctx, client, n)
+	if err != nil {
+		r.Errors = append(r.Errors, err.Error())
+		return r
 	}
+	k, errs := kubeletFromFiles(fsys)
+	r.Kubelet = k
+	r.Errors = append(r.Errors, prefix(n, errs)...)
 	return r
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"testing/fstest"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/remote"
 )
 
 // sshReader reads the node's files over one SSH session and parses them
@@ -20,22 +22,31 @@ func (sshReader) Read(ctx context.Context, ca ClusterAccess, n Node) Result {
 		return Result{Errors: []string{err.Error()}}
 	}
 	defer client.Close()
-	out, stderr, code, err := client.Run(ctx, bundleCommand, []byte(bundleScript))
+	fsys, err := fetchFiles(ctx, client, n)
 	if err != nil {
-		return Result{Errors: []string{fmt.Sprintf("reading certificates on node %s (%s): %v", n.Name, n.Address, err)}}
+		return Result{Errors: []string{err.Error()}}
 	}
-	if code != 0 {
-		return Result{Errors: []string{fmt.Sprintf("reading certificates on node %s (%s): exit status %d: %s", n.Name, n.Address, code, strings.TrimSpace(string(stderr)))}}
-	}
-	return analyzeFiles(out, n)
+	return analyzeFiles(fsys, n)
 }
 
-// analyzeFiles builds a node's result from bundleScript's output.
-func analyzeFiles(out []byte, n Node) Result {
+// fetchFiles runs bundleScript on the node and parses its output.
+func fetchFiles(ctx context.Context, client *remote.Client, n Node) (fstest.MapFS, error) {
+	out, stderr, code, err := client.Run(ctx, bundleCommand, []byte(bundleScript))
+	if err != nil {
+		return nil, fmt.Errorf("reading files on node %s (%s): %v", n.Name, n.Address, err)
+	}
+	if code != 0 {
+		return nil, fmt.Errorf("reading files on node %s (%s): exit status %d: %s", n.Name, n.Address, code, strings.TrimSpace(string(stderr)))
+	}
 	fsys, err := parseBundle(out)
 	if err != nil {
-		return Result{Errors: []string{fmt.Sprintf("node %s (%s): %v", n.Name, n.Address, err)}}
+		return nil, fmt.Errorf("node %s (%s): %v", n.Name, n.Address, err)
 	}
+	return fsys, nil
+}
+
+// analyzeFiles builds a node's result from its files.
+func analyzeFiles(fsys fstest.MapFS, n Node) Result {
 	var r Result
 	if n.ControlPlane {
 		e, err := certs.ReadNode(fsys)
