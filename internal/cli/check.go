@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tkgcert/tkgcert/internal/duration"
 	"github.com/tkgcert/tkgcert/internal/inventory"
 	"github.com/tkgcert/tkgcert/internal/remote"
 	"github.com/tkgcert/tkgcert/internal/report"
@@ -123,10 +124,10 @@ func (o *checkOptions) Complete(args []string) error {
 	if o.format, err = report.ParseFormat(o.output); err != nil {
 		return err
 	}
-	if o.warn, err = parseDuration(o.warnS); err != nil {
+	if o.warn, err = duration.Parse(o.warnS); err != nil {
 		return fmt.Errorf("--warn: %w", err)
 	}
-	if o.critical, err = parseDuration(o.criticalS); err != nil {
+	if o.critical, err = duration.Parse(o.criticalS); err != nil {
 		return fmt.Errorf("--critical: %w", err)
 	}
 	if o.critical > o.warn {

@@ -3,9 +3,6 @@ package cli
 import (
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -62,22 +59,6 @@ func (k *kubeOptions) reader() (*fleet.Reader, string, error) {
 		return nil, "", err
 	}
 	return r, ns, nil
-}
-
-// parseDuration accepts Go durations and whole days ("30d").
-func parseDuration(s string) (time.Duration, error) {
-	if d, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(d)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("invalid duration %q: use days like 30d or a Go duration like 12h", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("invalid duration %q: use days like 30d or a Go duration like 12h", s)
-	}
-	return v, nil
 }
 
 // isTerminal reports whether w is a terminal (for colour and progress).

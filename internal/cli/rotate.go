@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tkgcert/tkgcert/internal/capi"
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/duration"
 	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/inventory"
 	"github.com/tkgcert/tkgcert/internal/remote"
@@ -86,7 +86,7 @@ verification passed.`,
 				return fmt.Errorf("name a cluster, or use --expiring-within to rotate every cluster whose certificates expire within that time")
 			}
 			var err error
-			if o.within, err = parseDuration(o.withinS); err != nil {
+			if o.within, err = duration.Parse(o.withinS); err != nil {
 				return fmt.Errorf("--expiring-within: %w", err)
 			}
 			if o.parallel < 1 {
@@ -166,15 +166,11 @@ func (o *rotateOptions) rotateOne(ctx context.Context, cfg *rest.Config, r *flee
 		}
 		return errors.New(b.String())
 	}
-	var after time.Time
+	after := rollout.AttachTime(cl, now)
 	if attach {
-		after = now
-		if cl.ControlPlane.RolloutAfter != nil {
-			after = *cl.ControlPlane.RolloutAfter
-		}
 		o.logf("A rollout of %s/%s is already under way (rollout after %s): attaching to it", ns, o.cluster, after.Format(time.RFC3339))
 	} else {
-		by := whoAmI(ctx, r.Client())
+		by := rollout.WhoAmI(ctx, r.Client())
 		patch, err := rollout.Patch(cl.APIVersion, cl.ControlPlane.ResourceVersion, now, by)
 		if err != nil {
 			return err
@@ -190,28 +186,17 @@ func (o *rotateOptions) rotateOne(ctx context.Context, cfg *rest.Config, r *flee
 			}
 		}
 		o.logf("Triggering the rollout of KubeadmControlPlane %s/%s", ns, cl.ControlPlane.Name)
-		err = rollout.Trigger(ctx, r.Client(), cl, now, by)
+		var attachedLate bool
+		after, attachedLate, err = rollout.Begin(ctx, r, cl, now, by)
 		var evErr *rollout.EventError
 		switch {
 		case errors.As(err, &evErr):
 			o.logf("warning: %v", err)
-		case errors.Is(err, rollout.ErrConflict):
-			// Someone changed the KCP in between: if it was another
-			// rotation, attach to it; otherwise stop.
-			cls, rerr := r.Clusters(ctx, ns, []string{o.cluster})
-			if rerr != nil {
-				return rerr
-			}
-			cl = &cls[0]
-			if !rollout.InProgress(cl, time.Now().Add(time.Second)) || cl.ControlPlane.RolloutAfter == nil {
-				return fmt.Errorf("the KubeadmControlPlane changed while triggering and no rollout is under way: run the command again")
-			}
-			o.logf("Another rotation triggered the rollout first: attaching to it")
-			now = *cl.ControlPlane.RolloutAfter
 		case err != nil:
 			return err
+		case attachedLate:
+			o.logf("Another rotation triggered the rollout first: attaching to it")
 		}
-		after = now
 	}
 
 	o.logf("Following the rollout (timeout %s; Ctrl-C stops following, not the rollout)", o.timeout)
@@ -310,7 +295,7 @@ func (o *rotateOptions) rollWorkers(ctx context.Context, cfg *rest.Config, r *fl
 		return err
 	}
 	o.logf("Triggering the rollout of %d MachineDeployments", len(cl.MachineDeployments))
-	if err := rollout.TriggerWorkers(ctx, r.Client(), cl, now, whoAmI(ctx, r.Client())); err != nil {
+	if err := rollout.TriggerWorkers(ctx, r.Client(), cl, now, rollout.WhoAmI(ctx, r.Client())); err != nil {
 		return err
 	}
 	f := &rollout.Follower{Reader: r, Watcher: cw, Workers: true, Report: func(s string) { o.logf("%s", s) }}
@@ -329,7 +314,7 @@ func (o *rotateOptions) printPlan(cl *fleet.Cluster, before *inventory.ClusterRe
 		field = "spec.rollout.after"
 	}
 	fmt.Fprintf(o.Out, "Plan for %s/%s (Cluster API %s):\n", cl.Namespace, cl.Name, cl.APIVersion)
-	if name, at, ok := earliest(before); ok {
+	if name, at, ok := before.EarliestLeaf(); ok {
 		fmt.Fprintf(o.Out, "  earliest expiry now: %s (%s, %s)\n", at.UTC().Format(certs.DateLayout), name, certs.ResidualTime(at.Sub(now)))
 	}
 	fmt.Fprintf(o.Out, "  replace %d control-plane machines, one at a time:", len(cl.ControlPlaneMachines()))
@@ -344,19 +329,6 @@ func (o *rotateOptions) printPlan(cl *fleet.Cluster, before *inventory.ClusterRe
 	fmt.Fprintf(o.Out, "\n  patch KubeadmControlPlane %s (%s = Supervisor time):\n    %s\n", cl.ControlPlane.Name, field, patch)
 }
 
-func earliest(cr *inventory.ClusterReport) (string, time.Time, bool) {
-	var name string
-	var at time.Time
-	for _, n := range cr.Nodes {
-		for _, c := range n.Certificates {
-			if c.NotAfter != nil && (at.IsZero() || c.NotAfter.Before(at)) {
-				name, at = c.Name+" on "+n.Name, *c.NotAfter
-			}
-		}
-	}
-	return name, at, !at.IsZero()
-}
-
 func (o *rotateOptions) confirm() error {
 	if !isTerminal(o.In) {
 		return fmt.Errorf("not rotating without confirmation: run on a terminal, or pass --yes")
@@ -367,13 +339,4 @@ func (o *rotateOptions) confirm() error {
 		return fmt.Errorf("not rotating: not confirmed")
 	}
 	return nil
-}
-
-// whoAmI names the caller for the audit annotation and Event.
-func whoAmI(ctx context.Context, c client.Client) string {
-	r := &authenticationv1.SelfSubjectReview{}
-	if err := c.Create(ctx, r); err != nil || r.Status.UserInfo.Username == "" {
-		return "unknown"
-	}
-	return r.Status.UserInfo.Username
 }

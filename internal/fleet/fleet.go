@@ -23,6 +23,10 @@ const (
 // Cluster is one workload cluster as the Supervisor describes it.
 type Cluster struct {
 	Namespace, Name string
+	// UID identifies the Cluster object (for Events).
+	UID string
+	// Labels and Annotations are the Cluster object's.
+	Labels, Annotations map[string]string
 	// APIVersion is the Cluster API version the Supervisor serves.
 	APIVersion capi.APIVersion
 	// Phase is the Cluster's status.phase (Provisioned, ...).
@@ -216,7 +220,8 @@ func (r *Reader) Clusters(ctx context.Context, namespace string, names []string)
 		if len(want) > 0 && !want[u.GetName()] {
 			continue
 		}
-		c := &Cluster{Namespace: u.GetNamespace(), Name: u.GetName(), APIVersion: r.version,
+		c := &Cluster{Namespace: u.GetNamespace(), Name: u.GetName(), UID: string(u.GetUID()),
+			Labels: u.GetLabels(), Annotations: u.GetAnnotations(), APIVersion: r.version,
 			Phase: stringField(u, "status", "phase"), Paused: Paused(u)}
 		if host := stringField(u, "spec", "controlPlaneEndpoint", "host"); host != "" {
 			c.Endpoint = fmt.Sprintf("%s:%d", host, int64Field(u, "spec", "controlPlaneEndpoint", "port"))

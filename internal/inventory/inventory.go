@@ -3,11 +3,13 @@ package inventory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -26,6 +28,8 @@ type Options struct {
 	Namespace string
 	// Clusters limits the scope to these names (in Namespace).
 	Clusters []string
+	// Selector, when set, limits the scope to Clusters whose labels match.
+	Selector labels.Selector
 	// Source reads the nodes.
 	Source source.Kind
 	// Parallel bounds concurrent node reads (default DefaultParallel).
@@ -59,6 +63,9 @@ func Run(ctx context.Context, r *fleet.Reader, o Options) (*Report, error) {
 	clusters, err := r.Clusters(ctx, o.Namespace, o.Clusters)
 	if err != nil {
 		return nil, err
+	}
+	if o.Selector != nil && !o.Selector.Empty() {
+		clusters = slices.DeleteFunc(clusters, func(c fleet.Cluster) bool { return !o.Selector.Matches(labels.Set(c.Labels)) })
 	}
 	now := o.Now()
 	rep := &Report{APIVersion: APIVersion, Kind: Kind, GeneratedAt: now.UTC(), Source: string(o.Source),

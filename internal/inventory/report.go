@@ -89,3 +89,48 @@ func fromAuthority(a certs.Authority, now time.Time) Certificate {
 	return fromCertificate(certs.Certificate{Name: a.Name, NotAfter: a.NotAfter, Missing: a.Missing,
 		ExternallyManaged: a.ExternallyManaged, Subject: a.Subject, Issuer: a.Issuer, SerialNumber: a.SerialNumber}, now)
 }
+
+// EarliestLeaf returns the node leaf certificate that expires first (CAs
+// excluded: rolling the control plane does not renew them), naming it
+// "<certificate> on <node>".
+func (cr *ClusterReport) EarliestLeaf() (name string, at time.Time, ok bool) {
+	for _, n := range cr.Nodes {
+		for _, c := range n.Certificates {
+			if c.NotAfter != nil && (at.IsZero() || c.NotAfter.Before(at)) {
+				name, at = c.Name+" on "+n.Name, *c.NotAfter
+			}
+		}
+	}
+	return name, at, !at.IsZero()
+}
+
+// Expired lists the certificates that are no longer valid at now, as
+// "<certificate> on <node or the Supervisor>": the CAs and the kubeconfig
+// secret's client certificate on the Supervisor, then every node's
+// certificates and CAs.
+func (cr *ClusterReport) Expired(now time.Time) []string {
+	if cr == nil {
+		return nil
+	}
+	var out []string
+	add := func(where string, c Certificate) {
+		if !c.Missing && c.NotAfter != nil && !c.NotAfter.After(now) {
+			out = append(out, c.Name+" on "+where)
+		}
+	}
+	for _, c := range cr.CertificateAuthorities {
+		add("the Supervisor", c)
+	}
+	if cr.KubeconfigCertificate != nil {
+		add("the Supervisor", *cr.KubeconfigCertificate)
+	}
+	for _, n := range cr.Nodes {
+		for _, c := range n.Certificates {
+			add(n.Name, c)
+		}
+		for _, c := range n.CertificateAuthorities {
+			add(n.Name, c)
+		}
+	}
+	return out
+}

@@ -97,26 +97,7 @@ func Preflight(ctx context.Context, c client.Client, cl *fleet.Cluster, before *
 }
 
 func expiredCertificates(cr *inventory.ClusterReport, now time.Time) []string {
-	if cr == nil {
-		return nil
-	}
-	var out []string
-	add := func(where string, c inventory.Certificate) {
-		if !c.Missing && c.NotAfter != nil && !c.NotAfter.After(now) {
-			out = append(out, fmt.Sprintf("%s on %s", c.Name, where))
-		}
-	}
-	for _, c := range cr.CertificateAuthorities {
-		add("the Supervisor", c)
-	}
-	if cr.KubeconfigCertificate != nil {
-		add("the Supervisor", *cr.KubeconfigCertificate)
-	}
-	for _, n := range cr.Nodes {
-		for _, c := range append(append([]inventory.Certificate(nil), n.Certificates...), n.CertificateAuthorities...) {
-			add(n.Name, c)
-		}
-	}
+	out := cr.Expired(now)
 	if len(out) > 5 {
 		out = append(out[:5], fmt.Sprintf("and %d more", len(out)-5))
 	}

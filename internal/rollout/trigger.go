@@ -9,12 +9,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tkgcert/tkgcert/internal/capi"
+	"github.com/tkgcert/tkgcert/internal/event"
 	"github.com/tkgcert/tkgcert/internal/fleet"
 )
 
@@ -64,19 +64,10 @@ func Trigger(ctx context.Context, c client.Client, cl *fleet.Cluster, at time.Ti
 		}
 		return fmt.Errorf("patching KubeadmControlPlane %s/%s: %w", cl.Namespace, cl.ControlPlane.Name, err)
 	}
-	ev := &corev1.Event{
-		ObjectMeta: metav1.ObjectMeta{Namespace: cl.Namespace, GenerateName: cl.ControlPlane.Name + ".tkgcert-"},
-		InvolvedObject: corev1.ObjectReference{APIVersion: u.GetAPIVersion(), Kind: "KubeadmControlPlane",
-			Namespace: cl.Namespace, Name: cl.ControlPlane.Name, UID: u.GetUID(), ResourceVersion: u.GetResourceVersion()},
-		Reason:         "CertificateRotationTriggered",
-		Message:        fmt.Sprintf("tkgcert set %s to %s to renew the control plane's certificates (requested by %s)", rolloutField(cl.APIVersion), at.UTC().Format(time.RFC3339), by),
-		Type:           corev1.EventTypeNormal,
-		Source:         corev1.EventSource{Component: "tkgcert"},
-		FirstTimestamp: metav1.NewTime(at),
-		LastTimestamp:  metav1.NewTime(at),
-		Count:          1,
-	}
-	if err := c.Create(ctx, ev); err != nil {
+	ref := corev1.ObjectReference{APIVersion: u.GetAPIVersion(), Kind: "KubeadmControlPlane",
+		Namespace: cl.Namespace, Name: cl.ControlPlane.Name, UID: u.GetUID(), ResourceVersion: u.GetResourceVersion()}
+	msg := fmt.Sprintf("tkgcert set %s to %s to renew the control plane's certificates (requested by %s)", rolloutField(cl.APIVersion), at.UTC().Format(time.RFC3339), by)
+	if err := event.Record(ctx, c, ref, corev1.EventTypeNormal, "CertificateRotationTriggered", msg, at); err != nil {
 		// The rollout is triggered; a missing Event must not fail it.
 		return &EventError{Err: err}
 	}
