@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // maintenance windows name time zones; container images may have no zoneinfo
 
 	"github.com/tkgcert/tkgcert/internal/cli"
 )

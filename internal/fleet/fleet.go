@@ -75,6 +75,9 @@ type ControlPlane struct {
 	Conditions                                                []Condition
 	// ResourceVersion allows optimistic concurrency on patches.
 	ResourceVersion string
+	// Annotations are the KubeadmControlPlane's (tkgcert's audit
+	// annotations among them).
+	Annotations map[string]string
 }
 
 // Condition is a status condition, in either version's shape.
@@ -284,6 +287,7 @@ func (r *Reader) controlPlane(u *unstructured.Unstructured) ControlPlane {
 	cp := ControlPlane{
 		Found:             true,
 		Name:              u.GetName(),
+		Annotations:       u.GetAnnotations(),
 		Replicas:          int32(int64Field(u, "spec", "replicas")),
 		StatusReplicas:    int32(int64Field(u, "status", "replicas")),
 		ReadyReplicas:     int32(int64Field(u, "status", "readyReplicas")),

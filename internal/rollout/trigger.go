@@ -109,3 +109,10 @@ func TriggerWorkers(ctx context.Context, c client.Client, cl *fleet.Cluster, at 
 	}
 	return nil
 }
+
+// LastRotation returns when tkgcert last triggered a rollout of the
+// cluster's control plane (its RotatedAtAnnotation), if it ever did.
+func LastRotation(cl *fleet.Cluster) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339, cl.ControlPlane.Annotations[RotatedAtAnnotation])
+	return t, err == nil
+}

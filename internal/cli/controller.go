@@ -1,0 +1,159 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/klog/v2"
+	"k8s.io/klog/v2/textlogger"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/tkgcert/tkgcert/internal/controller"
+	"github.com/tkgcert/tkgcert/internal/duration"
+	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/source"
+)
+
+type controllerOptions struct {
+	Streams
+	kube     *genericclioptions.ConfigFlags
+	ssh      sshFlags
+	mgr      controller.ManagerOptions
+	opts     controller.Options
+	selector string
+	window   string
+	before   string
+	minInt   string
+	source   string
+	verbose  int
+}
+
+func newControllerCommand(streams Streams) *cobra.Command {
+	o := &controllerOptions{Streams: streams}
+	cmd := &cobra.Command{
+		Use:   "controller",
+		Short: "Run the controller: inventory every cluster periodically, export metrics, rotate before expiry",
+		Long: `The controller runs on the Supervisor (in-cluster) or against it (--kubeconfig). Every
+--resync (jittered) it inventories every cluster in scope exactly as "tkgcert check" does,
+exports the result as Prometheus metrics, Events and a tkgcert.io/status annotation on each
+Cluster, and rotates the clusters whose earliest leaf certificate expires within
+--rotate-before, exactly as "tkgcert rotate" does:
+
+  - only inside --maintenance-window, if one is given;
+  - at most --max-concurrent-rotations rollouts at once (rollouts started by anyone count);
+  - never a cluster that fails rotate's preflight (paused, unhealthy, not settled);
+  - never a cluster whose certificates already expired: it raises an Event and the
+    tkgcert_cluster_expired_certificates metric instead (use "tkgcert recover");
+  - never the same cluster twice within --min-rotation-interval.
+
+Per cluster, annotations change the policy:
+  tkgcert.io/auto-rotate=false     inventory and alert only, never rotate
+  tkgcert.io/rotate-before=60d     this cluster's own threshold
+
+Replicas elect a leader (a Lease named tkgcert-controller); only the leader works. The
+controller keeps no state of its own: restarted in the middle of a rollout, it follows that
+rollout and never starts a second one.`,
+		Example: `  # In the Supervisor: see config/default (kubectl apply -k config/default)
+
+  # Against a Supervisor from a workstation, report only
+  tkgcert controller --kubeconfig supervisor.kubeconfig --dry-run --leader-elect=false
+
+  # Rotate 45 days before expiry, two clusters at a time, on Saturday mornings only
+  tkgcert controller --rotate-before 45d --max-concurrent-rotations 2 \
+    --maintenance-window "Sat 02:00-06:00 UTC"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(cmd); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.kube = genericclioptions.NewConfigFlags(true)
+	o.kube.ClusterName = nil
+	o.kube.AddFlags(cmd.Flags())
+	o.ssh.add(cmd)
+	f := cmd.Flags()
+	f.StringVarP(&o.selector, "selector", "l", "", "Only Clusters with these labels (e.g. env=prod)")
+	f.DurationVar(&o.opts.Resync, "resync", 4*time.Hour, "Time between inventory passes (plus up to 10% jitter)")
+	f.StringVar(&o.before, "rotate-before", "30d", "Rotate a cluster when its earliest leaf certificate expires within this time")
+	f.IntVar(&o.opts.MaxConcurrentRotations, "max-concurrent-rotations", 1, "Rollouts under way at once, at most")
+	f.StringVar(&o.window, "maintenance-window", "", `Start rotations only inside this weekly window, e.g. "Sat 02:00-06:00 UTC" or "Mon-Fri 22:00-04:00 Europe/Berlin" ("" for any time)`)
+	f.StringVar(&o.minInt, "min-rotation-interval", "1d", "Never rotate a cluster again within this time of tkgcert's last rotation of it")
+	f.BoolVar(&o.opts.DryRun, "dry-run", false, "Inventory and export metrics only: no rollout, Event or annotation")
+	f.DurationVar(&o.opts.RolloutTimeout, "rollout-timeout", 60*time.Minute, "How long to follow one rollout before counting it failed")
+	f.StringVar(&o.source, "source", string(source.SSH), "How nodes are read: ssh, kubeadm or tls (as for check)")
+	f.IntVar(&o.opts.Parallel, "parallel", inventory.DefaultParallel, "Nodes read at once, fleet-wide")
+	f.StringVar(&o.mgr.MetricsBindAddress, "metrics-bind-address", ":8080", `Address of /metrics ("0" disables it)`)
+	f.StringVar(&o.mgr.HealthProbeBindAddress, "health-probe-bind-address", ":8081", `Address of /healthz and /readyz ("0" disables them)`)
+	f.BoolVar(&o.mgr.LeaderElection, "leader-elect", true, "Elect a leader among replicas (a Lease in --leader-election-namespace)")
+	f.StringVar(&o.mgr.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader Lease (default: the pod's own namespace)")
+	f.DurationVar(&o.mgr.LeaseDuration, "leader-election-lease-duration", 0, "How long a lost leader's Lease blocks the others (default 15s)")
+	f.DurationVar(&o.mgr.RenewDeadline, "leader-election-renew-deadline", 0, "How long the leader retries renewing before giving up (default 10s)")
+	f.DurationVar(&o.mgr.RetryPeriod, "leader-election-retry-period", 0, "How often candidates try to acquire the Lease (default 2s)")
+	f.DurationVar(&o.opts.FollowResync, "follow-resync", 30*time.Second, "Re-read a followed rollout this often even without watch events")
+	f.IntVarP(&o.verbose, "v", "v", 0, "Log verbosity (2: rollout progress, 4: details)")
+	for _, name := range []string{"leader-election-lease-duration", "leader-election-renew-deadline", "leader-election-retry-period", "follow-resync"} {
+		_ = f.MarkHidden(name)
+	}
+	return cmd
+}
+
+// Complete validates the flags and fills the controller's options.
+func (o *controllerOptions) Complete(cmd *cobra.Command) error {
+	var err error
+	if o.opts.Policy.RotateBefore, err = duration.Parse(o.before); err != nil {
+		return fmt.Errorf("--rotate-before: %w", err)
+	}
+	if o.opts.Policy.MinInterval, err = duration.Parse(o.minInt); err != nil {
+		return fmt.Errorf("--min-rotation-interval: %w", err)
+	}
+	if o.window != "" {
+		if o.opts.Policy.Window, err = controller.ParseWindow(o.window); err != nil {
+			return fmt.Errorf("--maintenance-window: %w", err)
+		}
+	}
+	if o.selector != "" {
+		if o.opts.Selector, err = labels.Parse(o.selector); err != nil {
+			return fmt.Errorf("--selector: %w", err)
+		}
+	}
+	k, err := source.ParseKind(o.source)
+	if err != nil {
+		return fmt.Errorf("--source: %w", err)
+	}
+	o.opts.Source = k
+	switch {
+	case o.opts.Resync <= 0:
+		return fmt.Errorf("--resync must be positive")
+	case o.opts.MaxConcurrentRotations < 1:
+		return fmt.Errorf("--max-concurrent-rotations must be at least 1")
+	case o.opts.Parallel < 1:
+		return fmt.Errorf("--parallel must be at least 1")
+	case o.opts.RolloutTimeout <= 0:
+		return fmt.Errorf("--rollout-timeout must be positive")
+	}
+	if cmd.Flags().Changed("namespace") {
+		o.opts.Namespace = *o.kube.Namespace
+	}
+	logger := textlogger.NewLogger(textlogger.NewConfig(textlogger.Verbosity(o.verbose), textlogger.Output(o.ErrOut)))
+	klog.SetLogger(logger)
+	ctrllog.SetLogger(logger)
+	o.opts.Log = logger
+	o.opts.SSH, err = o.ssh.options(func(msg string) { logger.Info(msg) })
+	return err
+}
+
+// Run runs the controller until ctx ends (SIGINT, SIGTERM).
+func (o *controllerOptions) Run(ctx context.Context) error {
+	cfg, err := o.kube.ToRESTConfig()
+	if err != nil {
+		return fmt.Errorf("loading the Supervisor's kubeconfig: %w (point --kubeconfig or KUBECONFIG at it, or run in a pod)", err)
+	}
+	cfg.QPS, cfg.Burst = 200, 400
+	return controller.Run(ctx, cfg, o.mgr, o.opts)
+}
