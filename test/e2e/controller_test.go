@@ -217,9 +217,13 @@ func TestController(t *testing.T) {
 	}
 	sh.run(`kubectl annotate cluster -n c optout tkgcert.io/auto-rotate=false`)
 
+	// Every controller below runs as the service account config/default
+	// creates: apply it first.
+	installMonitoringCRDs(t, sh)
+	applied := sh.run(fmt.Sprintf(`kubectl apply -k %s/config/default`, repo))
+
 	t.Run("config/default is accepted and its RBAC is least privilege", func(t *testing.T) {
-		installMonitoringCRDs(t, sh)
-		out := sh.run(fmt.Sprintf(`kubectl apply -k %s/config/default`, repo))
+		out := applied
 		for _, want := range []string{"deployment.apps/tkgcert-controller created", "clusterrole.rbac.authorization.k8s.io/tkgcert-controller created",
 			"prometheusrule.monitoring.coreos.com/tkgcert created", "servicemonitor.monitoring.coreos.com/tkgcert-controller created",
 			"service/tkgcert-controller-metrics created", "role.rbac.authorization.k8s.io/tkgcert-leader-election created"} {

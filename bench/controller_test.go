@@ -1,0 +1,149 @@
+package bench
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tkgcert/tkgcert/internal/lab"
+)
+
+var controllerFleet = flag.Int("controller-generate", 1000, "light clusters in BenchmarkControllerPass's lab")
+
+// BenchmarkControllerPass measures, side by side in one run on one fleet,
+// one full inventory pass of `tkgcert controller` and `tkgcert check -A`,
+// and the controller's peak memory. Run with -benchtime 1x.
+func BenchmarkControllerPass(b *testing.B) {
+	n := *controllerFleet
+	_, kc := startLab(b, lab.Options{Generate: n, Workers: 1, AddressBlock: 62})
+	configHome := b.TempDir()
+	knownHosts := filepath.Join(configHome, "tkgcert", "known_hosts")
+	check := func() time.Duration {
+		cmd := exec.Command(tkgcert, "check", "-A", "-o", "json")
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kc, "XDG_CONFIG_HOME="+configHome)
+		start := time.Now()
+		out, err := cmd.Output()
+		d := time.Since(start)
+		if ee, ok := err.(*exec.ExitError); err != nil && (!ok || ee.ExitCode() == 1) {
+			b.Fatalf("tkgcert check -A: %v\n%s", err, tail(out))
+		}
+		if got := strings.Count(string(out), `"role": "control-plane"`); got != 3*n {
+			b.Fatalf("the report has %d control-plane nodes, want %d", got, 3*n)
+		}
+		return d
+	}
+	check() // first contact: accept-new records the host keys
+	for b.Loop() {
+		c := check()
+		dry := runControllerPass(b, kc, knownHosts, n, "--dry-run")
+		// A first pass that writes: every cluster's status annotation (and
+		// its Events); --rotate-before 0d so that nothing is rotated.
+		first := runControllerPass(b, kc, knownHosts, n, "--rotate-before", "0d")
+		b.ReportMetric(float64(n), "clusters")
+		b.ReportMetric(c.Seconds(), "check-s")
+		b.ReportMetric(dry.pass.Seconds(), "pass-s")
+		b.ReportMetric(dry.pass.Seconds()/c.Seconds(), "pass/check")
+		b.ReportMetric(dry.peakRSS, "peak-rss-MiB")
+		b.ReportMetric(first.pass.Seconds(), "first-pass-writing-s")
+		b.ReportMetric(first.peakRSS, "first-pass-peak-rss-MiB")
+	}
+}
+
+type passResult struct {
+	pass    time.Duration
+	peakRSS float64 // MiB
+}
+
+// runControllerPass starts the controller, waits for its first pass, reads
+// the pass's duration from its metrics and its peak RSS from /proc, and
+// stops it.
+func runControllerPass(b *testing.B, kc, knownHosts string, n int, args ...string) passResult {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	logFile := filepath.Join(b.TempDir(), "controller.log")
+	log, err := os.Create(logFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer log.Close()
+	cmd := exec.Command(tkgcert, append([]string{"controller", "--kubeconfig", kc, "--leader-elect=false",
+		"--metrics-bind-address", addr, "--health-probe-bind-address", "0", "--resync", "1h", "--known-hosts", knownHosts}, args...)...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Minute) // liveness guard
+	for {
+		data, _ := os.ReadFile(logFile)
+		if strings.Contains(string(data), "Inventory pass done") {
+			break
+		}
+		if time.Now().After(deadline) || cmd.ProcessState != nil {
+			b.Fatalf("no inventory pass:\n%s", tail(data))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	peak := peakRSS(b, cmd.Process.Pid)
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	secs := metric(b, string(body), "tkgcert_inventory_duration_seconds")
+	if got := metric(b, string(body), "tkgcert_clusters"); int(got) != n {
+		b.Fatalf("the pass covered %v clusters, want %d", got, n)
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	return passResult{pass: time.Duration(secs * float64(time.Second)), peakRSS: peak}
+}
+
+// peakRSS reads the process's peak resident set (VmHWM) in MiB.
+func peakRSS(b *testing.B, pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kb / 1024
+		}
+	}
+	b.Fatal("no VmHWM in /proc status")
+	return 0
+}
+
+func metric(b *testing.B, body, name string) float64 {
+	for _, l := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return f
+		}
+	}
+	b.Fatalf("no metric %s", name)
+	return 0
+}
