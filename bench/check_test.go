@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/client-go/tools/clientcmd"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/inventory"
@@ -42,6 +44,8 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	// The lab runs in this process; its API warnings need no stack traces.
+	ctrllog.SetLogger(logr.Discard())
 	var err error
 	if workdir, err = os.MkdirTemp("", "tkgcert-bench-"); err != nil {
 		fmt.Fprintln(os.Stderr, err)

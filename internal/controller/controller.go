@@ -40,7 +40,8 @@ type Options struct {
 	// whoever started them.
 	MaxConcurrentRotations int
 	// DryRun inventories and exports metrics but writes nothing to the
-	// Supervisor: no rollout, no Event, no status annotation.
+	// Supervisor: no rollout, no Event, no status annotation. Rollouts
+	// started by others are still followed and counted.
 	DryRun bool
 	// Source, Parallel, SSH and NodeTimeout configure the inventory, as
 	// for `tkgcert check`.
@@ -325,7 +326,9 @@ func (c *Controller) finish(ctx context.Context, cl fleet.Cluster, before *inven
 	fail := func(msg string) {
 		c.metrics.RotationsFailed.WithLabelValues(cl.Namespace, cl.Name).Inc()
 		log.Info("Rotation failed", "reason", msg)
-		c.event(ctx, &cl, "Warning", "CertificateRotationFailed", msg)
+		if !c.o.DryRun {
+			c.event(ctx, &cl, "Warning", "CertificateRotationFailed", msg)
+		}
 	}
 	if err != nil {
 		fail(err.Error())
@@ -357,8 +360,10 @@ func (c *Controller) finish(ctx context.Context, cl fleet.Cluster, before *inven
 		msg += "; earliest certificate now expires " + d.Earliest.UTC().Format(time.RFC3339)
 	}
 	log.Info("Rotation succeeded", "earliestExpiry", d.Earliest.UTC().Format(time.RFC3339))
-	c.event(ctx, done, "Normal", "CertificateRotationSucceeded", msg)
-	c.publish(ctx, done, d, now)
+	if !c.o.DryRun {
+		c.event(ctx, done, "Normal", "CertificateRotationSucceeded", msg)
+		c.publish(ctx, done, d, now)
+	}
 }
 
 // forgetReplaced drops the replaced nodes' host keys from accept-new's

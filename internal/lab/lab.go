@@ -61,6 +61,9 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
+	if err := raiseFileLimit(o); err != nil {
+		return nil, err
+	}
 	l := &Lab{o: o, now: time.Now}
 	defer func() {
 		if err != nil {
