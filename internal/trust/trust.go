@@ -121,7 +121,7 @@ func Classify(chain []*x509.Certificate, a Anchors, now time.Time) Result {
 		}
 	}
 	if issuer := vmcaIssuer(chain); issuer != nil {
-		r := Result{Domain: VMCA, Method: ByVMCAIssuer, CA: "VMCA " + pkixString(issuer) + " (recognised by its issuer; no --vmca-root verified it)"}
+		r := Result{Domain: VMCA, Method: ByVMCAIssuer, CA: "VMCA " + NameString(issuer) + " (recognised by its issuer; no --vmca-root verified it)"}
 		switch {
 		case len(a.VMCARoots) > 0:
 			r.ChainStatus = "invalid: not signed by the --vmca-root given (another vCenter's VMCA, or a replaced root)"
@@ -145,7 +145,7 @@ func Classify(chain []*x509.Certificate, a Anchors, now time.Time) Result {
 	if selfSigned(leaf) {
 		r.CA = "self-signed " + Subject(leaf)
 	} else {
-		r.CA = "unknown CA " + pkixString(&leaf.Issuer)
+		r.CA = "unknown CA " + NameString(&leaf.Issuer)
 	}
 	r.ChainStatus = "unverified: issued by a CA outside both trust domains"
 	return r
@@ -232,11 +232,11 @@ func vmcaIssuer(chain []*x509.Certificate) *pkix.Name {
 }
 
 // Subject is a certificate's subject, OpenSSL-like and with domain components.
-func Subject(c *x509.Certificate) string { return pkixString(&c.Subject) }
+func Subject(c *x509.Certificate) string { return NameString(&c.Subject) }
 
-// pkixString prints a name from its raw attributes, in the order they
+// NameString prints a name from its raw attributes, in the order they
 // appear, naming DC (which pkix.Name.String prints as an OID).
-func pkixString(n *pkix.Name) string {
+func NameString(n *pkix.Name) string {
 	if len(n.Names) == 0 {
 		return n.String()
 	}
