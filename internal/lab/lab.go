@@ -48,6 +48,7 @@ type Lab struct {
 	wg     sync.WaitGroup
 	now    func() time.Time
 
+	vsphere        *vsphereSide
 	hostKeySeed    []byte // see hostKey
 	addedULA       bool
 	ownsBlock      atomic.Bool // bound a cluster endpoint of its address block
@@ -136,6 +137,12 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 		return l.clusters[i].provisionInitial(ctx)
 	}); err != nil {
 		return nil, err
+	}
+	if !o.VSphere.empty() {
+		o.Logger.Info("Starting the Supervisor side (VMCA, vCenter, Supervisor control plane, ESXi hosts)")
+		if err := l.startVSphere(ctx, len(specs)); err != nil {
+			return nil, err
+		}
 	}
 	if err := l.startControllers(); err != nil {
 		return nil, err
@@ -361,6 +368,7 @@ func (l *Lab) Close() {
 		}()
 	}
 	wg.Wait()
+	l.vsphere.close()
 	l.server.Stop()
 	// Only one lab at a time can bind a block's cluster endpoints, so a lab
 	// that did owns the block's address on lo, even one a killed lab left.
