@@ -231,3 +231,25 @@ func TestRotation(t *testing.T) {
 		})
 	}
 }
+
+func TestFindingLabels(t *testing.T) {
+	now := time.Now()
+	c := cert("kube-apiserver", 20*24*time.Hour, now)
+	r := &Report{Supervisor: &SupervisorReport{Endpoints: []EndpointReport{{Name: "4210aa", Role: RoleSupervisorControlPlane,
+		Address: "10.0.0.10:6443", Service: "kube-apiserver", Certificate: &c, Trust: &trust.Result{Domain: trust.VMCA, Method: trust.ByVMCARoot}}}}}
+	v := Evaluate(r, 30*24*time.Hour, 7*24*time.Hour)
+	if len(v.Findings) != 1 {
+		t.Fatalf("findings %+v", v.Findings)
+	}
+	got := v.Findings[0].Labels()
+	want := map[string]string{"namespace": "", "cluster": "", "node": "4210aa", "certificate": "kube-apiserver", "kind": "endpoint",
+		"role": RoleSupervisorControlPlane, "address": "10.0.0.10:6443", "trust_domain": "vmca", "trust_method": "vmca-root"}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("label %s=%q, want %q", k, got[k], w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("labels %v, want exactly %v", got, want)
+	}
+}
