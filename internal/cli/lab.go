@@ -67,6 +67,7 @@ address block (127.B.N.0/24 for N clusters): a vCenter on .2:443, Supervisor con
 VMs from .10 (6443) and ESXi hosts from .20 (443 and the spherelet's 10250), each serving a
 certificate from the lab's VMCA, whose root is written to <state-dir>/vmca-root.crt; the
 Supervisor API holds their Node objects, and <state-dir>/vsphere-endpoints.json lists them.
+The control-plane VMs accept root over SSH with <state-dir>/supervisor-ssh.key.
 --vmca-expiring and --foreign-ca take the lab's names vcenter, supervisor-N and esxi-N.`,
 		Example: `  # The seed's world: tkg-cluster-ns/tkg-cluster, 3 control-plane nodes, 1 worker
   sudo tkgcert lab up

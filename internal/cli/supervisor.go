@@ -37,8 +37,11 @@ type supervisorCheckOptions struct {
 	output, warnS, criticalS           string
 	parallel                           int
 	timeout                            time.Duration
+	sshKeyFile                         string
+	ssh                                sshFlags
 
 	roots    []*x509.Certificate
+	sshKey   []byte
 	format   report.Format
 	warn     time.Duration
 	critical time.Duration
@@ -62,6 +65,9 @@ trust domain over TLS and attributes each to its trust domain:
 Endpoints come from the Supervisor (the API server in the kubeconfig; its Node objects:
 control-plane VMs on 6443, ESXi hosts of vSphere Pods on 443 and 10250) and from
 --vcenter HOST[:PORT] (default port 443) and --endpoint HOST:PORT, both repeatable.
+With --ssh-key, the certificate files under /etc/kubernetes/pki of every Supervisor
+control-plane node are also read over SSH (user root by default; private keys never
+leave the node) and attributed the same way.
 
 For every certificate near expiry it prints how to renew it: Supervisor certificates by
 hand with VMware's WCP Cert Manager (knowledge-base article "Replace vSphere with Tanzu
@@ -79,6 +85,9 @@ Exit codes, as tkgcert check:
 
   # For monitoring
   tkgcert supervisor check --vcenter vcsa-01.example.com -o json > supervisor.json; echo "exit $?"
+
+  # Also the control-plane VMs' certificate files, over SSH
+  tkgcert supervisor check --vcenter vcsa-01.example.com --ssh-key supervisor.key
 
   # Without a Supervisor kubeconfig: only the endpoints named
   tkgcert supervisor check --no-discover --vcenter 10.0.0.10 --endpoint 10.0.0.21:443
@@ -108,6 +117,14 @@ Exit codes, as tkgcert check:
 	f.StringVar(&o.criticalS, "critical", "7d", "Critical for certificates expiring within this time")
 	f.IntVar(&o.parallel, "parallel", inventory.DefaultParallel, "Endpoints read at the same time")
 	f.DurationVar(&o.timeout, "tls-timeout", 10*time.Second, "Timeout of each TLS handshake")
+	f.StringVar(&o.sshKeyFile, "ssh-key", "", "PEM private key to read the Supervisor control-plane nodes' certificate files over SSH (default: not read)")
+	o.ssh.add(cmd)
+	// The Supervisor's control-plane VMs are reached as root (the vendor's
+	// procedure), not as the TKG nodes' vmware-system-user.
+	user := f.Lookup("ssh-user")
+	user.DefValue = "root"
+	_ = user.Value.Set("root")
+	user.Usage = "SSH user on the Supervisor control-plane nodes (with --ssh-key)"
 	return cmd
 }
 
@@ -131,6 +148,16 @@ func (o *supervisorCheckOptions) Complete() error {
 	if o.noDiscover && len(o.vcenters)+len(o.endpoints) == 0 {
 		return fmt.Errorf("--no-discover leaves nothing to read: name endpoints with --vcenter HOST or --endpoint HOST:PORT")
 	}
+	if o.sshKeyFile != "" {
+		if o.noDiscover {
+			return fmt.Errorf("--ssh-key reads the control-plane nodes the Supervisor lists: it does not combine with --no-discover")
+		}
+		b, err := os.ReadFile(o.sshKeyFile)
+		if err != nil {
+			return fmt.Errorf("--ssh-key: %w", err)
+		}
+		o.sshKey = b
+	}
 	for _, file := range o.vmcaRootFiles {
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -153,10 +180,14 @@ func (o *supervisorCheckOptions) Run(cmd *cobra.Command) error {
 			return fmt.Errorf("loading the Supervisor's kubeconfig: %w (point --kubeconfig or KUBECONFIG at it, or read only named endpoints with --no-discover)", err)
 		}
 	}
+	sshOpts, err := o.ssh.options(func(msg string) { fmt.Fprintf(o.ErrOut, "warning: %s\n", msg) })
+	if err != nil {
+		return err
+	}
 	system, _ := x509.SystemCertPool() // nil on error: public CAs then show as unknown
 	rep, err := inventory.RunSupervisor(cmd.Context(), cfg, inventory.SupervisorOptions{
 		Discover: !o.noDiscover, VCenters: o.vcenters, Endpoints: o.endpoints, VMCARoots: o.roots,
-		SystemRoots: system, Parallel: o.parallel, Timeout: o.timeout,
+		SystemRoots: system, Parallel: o.parallel, Timeout: o.timeout, SSHKey: o.sshKey, SSH: sshOpts,
 	})
 	if err != nil {
 		return err

@@ -176,7 +176,7 @@ func (f Finding) Labels() map[string]string {
 		"role": "", "address": "", "trust_domain": "", "trust_method": "",
 	}
 	if ep := f.Endpoint; ep != nil {
-		l["role"], l["address"] = ep.Role, ep.Address
+		l["role"], l["address"] = ep.Role, ep.Where()
 		if ep.Trust != nil {
 			l["trust_domain"], l["trust_method"] = string(ep.Trust.Domain), string(ep.Trust.Method)
 		}

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/remote"
 	"github.com/tkgcert/tkgcert/internal/source"
 	"github.com/tkgcert/tkgcert/internal/trust"
 )
@@ -60,18 +61,22 @@ type EndpointReport struct {
 	Name string `json:"name"`
 	// Role is vcenter, supervisor-api, supervisor-control-plane, esxi, node or endpoint.
 	Role string `json:"role"`
-	// Address is host:port.
+	// Address is host:port, or the node's address for a file read over SSH.
 	Address string `json:"address"`
+	// File is the certificate file read over SSH ("" for TLS endpoints).
+	File string `json:"file,omitempty"`
 	// Service names the port (kube-apiserver, spherelet, esxi-https, vcenter-https, ...).
 	Service string `json:"service"`
-	// DiscoveredFrom is kubeconfig, node/<name>, --vcenter or --endpoint.
+	// DiscoveredFrom is kubeconfig, node/<name>, --vcenter, --endpoint, or
+	// ssh for files on a Supervisor control-plane node.
 	DiscoveredFrom string `json:"discoveredFrom"`
 	// Certificate is the leaf presented (nil when the endpoint could not be read).
 	Certificate *Certificate `json:"certificate,omitempty"`
 	// DNSNames and IPAddresses are the leaf's subject alternative names.
 	DNSNames    []string `json:"dnsNames,omitempty"`
 	IPAddresses []string `json:"ipAddresses,omitempty"`
-	// HostMatches says whether the SANs cover the host that was dialled.
+	// HostMatches says whether the SANs cover the host that was dialled
+	// (always false for files).
 	HostMatches bool `json:"hostMatches"`
 	// ChainLength is how many certificates the endpoint presented.
 	ChainLength int `json:"chainLength"`
@@ -102,6 +107,19 @@ type SupervisorOptions struct {
 	Timeout time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// SSHKey, when set, is the PEM private key with which the discovered
+	// Supervisor control-plane nodes' certificate files are read over SSH
+	// (SSH configures the connections). It is held in memory only.
+	SSHKey []byte
+	SSH    remote.Options
+}
+
+// Where names the endpoint in messages: host:port, or host:/path for a file.
+func (ep EndpointReport) Where() string {
+	if ep.File != "" {
+		return ep.Address + ":" + ep.File
+	}
+	return ep.Address
 }
 
 // Ports read on discovered Nodes.
@@ -139,6 +157,9 @@ func RunSupervisor(ctx context.Context, cfg *rest.Config, o SupervisorOptions) (
 	if o.Discover && cfg == nil {
 		return nil, fmt.Errorf("discovering the Supervisor's endpoints needs its kubeconfig")
 	}
+	if len(o.SSHKey) > 0 && !o.Discover {
+		return nil, fmt.Errorf("reading the Supervisor control-plane nodes over SSH needs their Node objects: do not combine --ssh-key with --no-discover")
+	}
 	now := o.Now()
 	sup := &SupervisorReport{Endpoints: []EndpointReport{}}
 	anchors := trust.Anchors{VMCARoots: o.VMCARoots, SystemRoots: o.SystemRoots}
@@ -146,6 +167,7 @@ func RunSupervisor(ctx context.Context, cfg *rest.Config, o SupervisorOptions) (
 		sup.VMCARoots = append(sup.VMCARoots, certificateOf("vmca-root", r, now))
 	}
 	var targets []EndpointReport
+	var cpNodes []source.Node
 	for _, v := range o.VCenters {
 		addr, err := withDefaultPort(v, 443)
 		if err != nil {
@@ -179,6 +201,7 @@ func RunSupervisor(ctx context.Context, cfg *rest.Config, o SupervisorOptions) (
 			sup.Errors = append(sup.Errors, fmt.Sprintf("listing the Supervisor's Node objects: %v (name the endpoints with --endpoint and --vcenter, or use an account that may list nodes)", err))
 		} else {
 			targets = append(targets, nodeTargets(nodes.Items, sup)...)
+			cpNodes = controlPlaneNodes(nodes.Items)
 		}
 	}
 	for _, e := range o.Endpoints {
@@ -192,6 +215,15 @@ func RunSupervisor(ctx context.Context, cfg *rest.Config, o SupervisorOptions) (
 		return nil, fmt.Errorf("no endpoint to read: discover them from the Supervisor, or name them with --vcenter HOST and --endpoint HOST:PORT")
 	}
 
+	var dialer *remote.Dialer
+	if len(o.SSHKey) > 0 {
+		var err error
+		if dialer, err = remote.NewDialer(o.SSHKey, o.SSH); err != nil {
+			return nil, err
+		}
+		defer dialer.Close()
+	}
+	files := make([][]EndpointReport, len(cpNodes))
 	sem := make(chan struct{}, o.Parallel)
 	var wg sync.WaitGroup
 	for i := range targets {
@@ -203,7 +235,21 @@ func RunSupervisor(ctx context.Context, cfg *rest.Config, o SupervisorOptions) (
 			readEndpoint(ctx, &targets[i], anchors, o.Timeout, now)
 		}()
 	}
+	if dialer != nil {
+		for i := range cpNodes {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				files[i] = readNodeFiles(ctx, dialer, cpNodes[i], anchors, now)
+			}()
+		}
+	}
 	wg.Wait()
+	for _, f := range files {
+		targets = append(targets, f...)
+	}
 	sup.Endpoints = targets
 	return &Report{APIVersion: APIVersion, Kind: Kind, GeneratedAt: now.UTC(), Source: string(source.TLS),
 		Clusters: []ClusterReport{}, Supervisor: sup}, nil
@@ -228,6 +274,50 @@ func readEndpoint(ctx context.Context, ep *EndpointReport, anchors trust.Anchors
 	r := trust.Classify(chain, anchors, now)
 	ep.Trust = &r
 	ep.Rotation = Rotation(*ep)
+}
+
+// readNodeFiles reads a Supervisor control-plane node's certificate files
+// over SSH; each file is one row, attributed like a served chain.
+func readNodeFiles(ctx context.Context, d *remote.Dialer, n source.Node, anchors trust.Anchors, now time.Time) []EndpointReport {
+	byPath, err := source.NodeCertificates(ctx, d, n)
+	if err != nil {
+		return []EndpointReport{{Name: n.Name, Role: RoleSupervisorControlPlane, Address: n.Address, Service: "ssh", DiscoveredFrom: "ssh",
+			Errors: []string{fmt.Sprintf("%s %s: reading its certificate files over SSH: %v", RoleSupervisorControlPlane, n.Name, err)}}}
+	}
+	paths := make([]string, 0, len(byPath))
+	for p := range byPath {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	out := make([]EndpointReport, 0, len(paths))
+	for _, p := range paths {
+		chain := byPath[p]
+		name := strings.TrimSuffix(p[strings.LastIndex(p, "/")+1:], ".crt")
+		c := certificateOf(name, chain[0], now)
+		ep := EndpointReport{Name: n.Name, Role: RoleSupervisorControlPlane, Address: n.Address, File: p, Service: name,
+			DiscoveredFrom: "ssh", Certificate: &c, DNSNames: chain[0].DNSNames, ChainLength: len(chain)}
+		for _, ip := range chain[0].IPAddresses {
+			ep.IPAddresses = append(ep.IPAddresses, ip.String())
+		}
+		r := trust.Classify(chain, anchors, now)
+		ep.Trust = &r
+		ep.Rotation = Rotation(ep)
+		out = append(out, ep)
+	}
+	return out
+}
+
+// controlPlaneNodes are the Supervisor's control-plane VMs with an address.
+func controlPlaneNodes(nodes []corev1.Node) []source.Node {
+	var out []source.Node
+	for _, n := range nodes {
+		_, cp := n.Labels[labelControlPlane]
+		_, master := n.Labels[labelMaster]
+		if addr := nodeAddress(n); (cp || master) && addr != "" {
+			out = append(out, source.Node{Name: n.Name, Address: addr, ControlPlane: true})
+		}
+	}
+	return out
 }
 
 func certificateOf(name string, c *x509.Certificate, now time.Time) Certificate {

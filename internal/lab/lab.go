@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/go-logr/logr"
+	"golang.org/x/crypto/ssh"
 	"net"
 	"os"
 	"os/exec"
@@ -49,7 +50,8 @@ type Lab struct {
 	now    func() time.Time
 
 	vsphere        *vsphereSide
-	hostKeySeed    []byte // see hostKey
+	vsphereSSHPub  ssh.PublicKey // of SupervisorSSHKeyFile
+	hostKeySeed    []byte        // see hostKey
 	addedULA       bool
 	ownsBlock      atomic.Bool // bound a cluster endpoint of its address block
 	kubeadmVersion string      // of the nodes' kubeadm, recorded in kubeadm-config

@@ -2,8 +2,12 @@ package lab
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"os"
@@ -16,7 +20,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/tkgcert/tkgcert/internal/lab/netsim"
+	"github.com/tkgcert/tkgcert/internal/lab/sshd"
 	"github.com/tkgcert/tkgcert/internal/pki"
 )
 
@@ -91,6 +98,14 @@ const (
 	VSphereEndpointsFile = "vsphere-endpoints.json"
 	// VCenterFQDN is the lab vCenter's name (the O of the VMCA root).
 	VCenterFQDN = "vcsa-01.tkgcert.lab"
+	// SupervisorSSHKeyFile is the private key the Supervisor control-plane
+	// nodes accept for SupervisorSSHUser, for --ssh-key.
+	SupervisorSSHKeyFile = "supervisor-ssh.key"
+	// SupervisorSSHUser is the user the Supervisor control-plane nodes
+	// accept, as the vendor's procedure logs in to them.
+	SupervisorSSHUser = "root"
+	// vsphereDir holds the Supervisor control-plane nodes' disks.
+	vsphereDir = "vsphere"
 )
 
 // VSphereEndpoint is one machine of the Supervisor side, as written to
@@ -112,6 +127,7 @@ type VSphereEndpoint struct {
 // vsphereSide is the running Supervisor side.
 type vsphereSide struct {
 	endpoints []*netsim.TLSEndpoint
+	ssh       []*sshd.Server
 	list      []VSphereEndpoint
 }
 
@@ -163,6 +179,7 @@ func (l *Lab) startVSphere(ctx context.Context, index int) error {
 	l.vsphere = side
 	list := make([]VSphereEndpoint, len(specs))
 	certsByID := make([]tls.Certificate, len(specs))
+	leaves := make([]*pki.KeyPair, len(specs))
 	if err := forEach(ctx, len(specs), 4, func(i int) error {
 		s := specs[i]
 		// VMCA issues machine certificates for two years; these were issued
@@ -180,6 +197,7 @@ func (l *Lab) startVSphere(ctx context.Context, index int) error {
 			return err
 		}
 		certsByID[i] = tls.Certificate{Certificate: [][]byte{leaf.Cert.Raw}, PrivateKey: leaf.Key, Leaf: leaf.Cert}
+		leaves[i] = leaf
 		list[i] = VSphereEndpoint{ID: s.id, Name: s.name, Role: s.role, Issuer: issuer, NotAfter: leaf.Cert.NotAfter.UTC()}
 		for _, p := range s.ports {
 			list[i].Addresses = append(list[i].Addresses, net.JoinHostPort(s.ip.String(), strconv.Itoa(p)))
@@ -199,6 +217,11 @@ func (l *Lab) startVSphere(ctx context.Context, index int) error {
 		}
 		if specs[i].role != "vcenter" {
 			if err := l.createSupervisorNode(ctx, specs[i].name, specs[i].role, specs[i].ip); err != nil {
+				return err
+			}
+		}
+		if specs[i].role == "supervisor-control-plane" {
+			if err := l.startSupervisorNodeSSH(specs[i].name, specs[i].ip, leaves[i], now); err != nil {
 				return err
 			}
 		}
@@ -266,4 +289,83 @@ func (s *vsphereSide) close() {
 	for _, e := range s.endpoints {
 		_ = e.Close()
 	}
+	for _, srv := range s.ssh {
+		_ = srv.Close()
+	}
+}
+
+// supervisorSSHKey returns the key the Supervisor control-plane nodes
+// accept, generated once per lab and written to SupervisorSSHKeyFile.
+func (l *Lab) supervisorSSHKey() (ssh.PublicKey, error) {
+	if l.vsphereSSHPub != nil {
+		return l.vsphereSSHPub, nil
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "supervisor")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(l.o.StateDir, SupervisorSSHKeyFile), pem.EncodeToMemory(block), 0o600); err != nil {
+		return nil, fmt.Errorf("writing the Supervisor nodes' SSH key: %w", err)
+	}
+	if l.vsphereSSHPub, err = ssh.NewPublicKey(pub); err != nil {
+		return nil, err
+	}
+	return l.vsphereSSHPub, nil
+}
+
+// startSupervisorNodeSSH gives a Supervisor control-plane VM its disk and an
+// SSH server: /etc/kubernetes/pki holds the Supervisor's Kubernetes CA
+// (ca.crt, ca.key), the VMCA certificate it serves on 6443 (apiserver.crt)
+// and a client certificate from the Supervisor's CA
+// (apiserver-kubelet-client.crt), so both trust domains are on its disk.
+func (l *Lab) startSupervisorNodeSSH(name string, ip net.IP, serving *pki.KeyPair, now time.Time) error {
+	pub, err := l.supervisorSSHKey()
+	if err != nil {
+		return err
+	}
+	client, err := pki.NewLeaf(l.server.CA, pki.LeafSpec{CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"},
+		Usages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, pki.ValidFor(now.Add(-30*24*time.Hour), 365*24*time.Hour), pki.ECDSAP256)
+	if err != nil {
+		return err
+	}
+	root := filepath.Join(l.o.StateDir, vsphereDir, name)
+	pkiDir := filepath.Join(root, "etc", "kubernetes", "pki")
+	if err := os.MkdirAll(pkiDir, 0o755); err != nil {
+		return err
+	}
+	for base, kp := range map[string]*pki.KeyPair{"ca": l.server.CA, "apiserver": serving, "apiserver-kubelet-client": client} {
+		key, err := kp.KeyPEM()
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(pkiDir, base+".crt"), kp.CertPEM(), 0o644); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(pkiDir, base+".key"), key, 0o600); err != nil {
+			return err
+		}
+	}
+	hostKey, err := ssh.NewSignerFromSigner(l.hostKey(ip))
+	if err != nil {
+		return err
+	}
+	srv, err := sshd.Start(sshd.Options{
+		Address:       net.JoinHostPort(ip.String(), strconv.Itoa(l.o.SSHPort)),
+		HostKey:       hostKey,
+		User:          SupervisorSSHUser,
+		AuthorizedKey: pub,
+		Hostname:      name,
+		Root:          root,
+		ScratchDir:    filepath.Join(l.o.StateDir, "scratch"),
+		Logger:        l.o.Logger.With("node", name),
+	})
+	if err != nil {
+		return fmt.Errorf("starting SSH on Supervisor node %s (%s): %w", name, ip, err)
+	}
+	l.vsphere.ssh = append(l.vsphere.ssh, srv)
+	return nil
 }

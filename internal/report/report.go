@@ -202,7 +202,7 @@ func SupervisorTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now 
 	for i := range sup.Endpoints {
 		ep := &sup.Endpoints[i]
 		if ep.Certificate == nil {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t-\t-\t-\t-\t-\t-\tERROR\n", ep.Name, ep.Role, ep.Address, ep.Service)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t-\t-\t-\t-\t-\t-\tERROR\n", ep.Name, ep.Role, ep.Where(), ep.Service)
 			continue
 		}
 		c := *ep.Certificate
@@ -210,7 +210,7 @@ func SupervisorTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now 
 		if t := ep.Trust; t != nil {
 			domain, ca, chain = string(t.Domain), shortCA(t), shortChain(t.ChainStatus)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ep.Name, ep.Role, ep.Address, ep.Service,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ep.Name, ep.Role, ep.Where(), ep.Service,
 			date(c), residual(c, now), domain, ca, chain, sans(ep), s.status(status[ep]))
 	}
 	if err := tw.Flush(); err != nil {
@@ -230,9 +230,9 @@ func SupervisorTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now 
 		switch {
 		case t == nil:
 		case t.Domain == trust.Other:
-			notes = append(notes, fmt.Sprintf("  %s %s (%s) is outside both trust domains: %s", ep.Name, ep.Service, ep.Address, t.CA))
+			notes = append(notes, fmt.Sprintf("  %s %s (%s) is outside both trust domains: %s", ep.Name, ep.Service, ep.Where(), t.CA))
 		case strings.HasPrefix(t.ChainStatus, "invalid"):
-			notes = append(notes, fmt.Sprintf("  %s %s (%s): chain %s", ep.Name, ep.Service, ep.Address, t.ChainStatus))
+			notes = append(notes, fmt.Sprintf("  %s %s (%s): chain %s", ep.Name, ep.Service, ep.Where(), t.ChainStatus))
 		}
 	}
 	if len(notes) > 0 {
@@ -250,7 +250,7 @@ func SupervisorTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now 
 	if len(todo) > 0 {
 		fmt.Fprintln(w, "\nTo renew (soonest first):")
 		for _, f := range todo {
-			fmt.Fprintf(w, "  %s %s (%s, %s, %s): %s\n", f.Endpoint.Name, f.Endpoint.Service, f.Endpoint.Address,
+			fmt.Fprintf(w, "  %s %s (%s, %s, %s): %s\n", f.Endpoint.Name, f.Endpoint.Service, f.Endpoint.Where(),
 				s.status(f.Status), certs.ResidualTime(f.Residual()), f.Endpoint.Rotation)
 		}
 	}

@@ -217,6 +217,47 @@ func TestSupervisorCheck(t *testing.T) {
 		t.Errorf("vCenter without --vmca-root: %+v", vc)
 	}
 
+	// Over SSH, the control-plane VMs' files: the served VMCA certificate
+	// and the Supervisor's own Kubernetes CA and its client certificate,
+	// with the dates openssl reads on the node.
+	key := filepath.Join(l.stateDir, lab.SupervisorSSHKeyFile)
+	r, errOut, code = supervisorJSON(t, kc, "--vcenter", vcenter, "--vmca-root", root, "--ssh-key", key)
+	if code != inventory.ExitWarning {
+		t.Errorf("with --ssh-key: exit %d, want 2\n%s", code, errOut)
+	}
+	files := 0
+	for _, id := range []string{"supervisor-1", "supervisor-2", "supervisor-3"} {
+		m := byID[id]
+		ip := strings.TrimSuffix(m.Addresses[0], ":6443")
+		want := map[string]trust.Method{
+			"/etc/kubernetes/pki/apiserver.crt":                trust.ByVMCARoot,
+			"/etc/kubernetes/pki/ca.crt":                       trust.BySupervisorCA,
+			"/etc/kubernetes/pki/apiserver-kubelet-client.crt": trust.BySupervisorCA,
+		}
+		for _, ep := range r.Supervisor.Endpoints {
+			if ep.Address != ip || ep.File == "" {
+				continue
+			}
+			files++
+			if ep.Name != m.Name || ep.DiscoveredFrom != "ssh" || ep.Trust == nil || ep.Trust.Method != want[ep.File] || !ep.Trust.ChainValid {
+				t.Errorf("%s %s: %+v, want attributed by %s", id, ep.File, ep, want[ep.File])
+				continue
+			}
+			delete(want, ep.File)
+			out := sh.run(fmt.Sprintf("ssh -o StrictHostKeyChecking=no -i %s -q root@%s sudo openssl x509 -enddate -noout -in %s", key, ip, ep.File))
+			end, err := time.Parse("Jan _2 15:04:05 2006 MST", strings.TrimPrefix(strings.TrimSpace(out), "notAfter="))
+			if err != nil || !end.Equal(*ep.Certificate.NotAfter) {
+				t.Errorf("%s %s: NotAfter %s, openssl on the node reads %q", id, ep.File, ep.Certificate.NotAfter, out)
+			}
+		}
+		if len(want) > 0 {
+			t.Errorf("%s: files missing from the report: %v", id, want)
+		}
+	}
+	if files != 9 {
+		t.Errorf("%d certificate files read over SSH, want 9", files)
+	}
+
 	// Thresholds below 20 days: nothing to warn about; an unreachable
 	// endpoint is an error (exit 1) that hides nothing else.
 	r, _, code = supervisorJSON(t, kc, "--vcenter", vcenter, "--vmca-root", root, "--warn", "10d", "--critical", "5d", "--endpoint", "127.75.1.99:443")
