@@ -200,11 +200,13 @@ func (o *Options) validate() error {
 		return err
 	}
 	clusters := len(o.Clusters) + o.Generate
+	blocks, what := clusters, fmt.Sprintf("%d clusters", clusters)
 	if !o.VSphere.empty() {
-		clusters++ // the Supervisor side's /24
+		blocks++ // the Supervisor side's /24 after the clusters'
+		what += " and the Supervisor side"
 	}
-	if o.AddressBlock < 1 || o.AddressBlock+(clusters-1)/256 > 255 {
-		return fmt.Errorf("--address-block %d leaves no room for %d clusters on 127.0.0.0/8", o.AddressBlock, clusters)
+	if o.AddressBlock < 1 || o.AddressBlock+(blocks-1)/256 > 255 {
+		return fmt.Errorf("--address-block %d leaves no room for %s on 127.0.0.0/8", o.AddressBlock, what)
 	}
 	seen := map[string]bool{}
 	for _, c := range o.Clusters {

@@ -209,6 +209,13 @@ func TestSupervisorCheck(t *testing.T) {
 		}
 	}
 
+	// -o yaml carries the same document.
+	y, _, code := runTkgcert(t, kc, "supervisor", "check", "-o", "yaml", "--vcenter", vcenter, "--vmca-root", root)
+	if code != inventory.ExitWarning || !strings.Contains(y, "kind: CertificateReport") || !strings.Contains(y, "domain: vmca") ||
+		!strings.Contains(y, "method: vmca-root") || !strings.Contains(y, "domain: other") {
+		t.Errorf("-o yaml: exit %d\n%s", code, y)
+	}
+
 	// Without the root, VMCA is recognised by its issuer and the chain is unverified.
 	r, _, _ = supervisorJSON(t, kc, "--vcenter", vcenter)
 	vc := endpointAt(r, vcenter+":443")
