@@ -164,25 +164,3 @@ func (v Verdict) Summary() string {
 	return fmt.Sprintf("%d certificates: %d expired, %d critical, %d warning; %d errors",
 		len(v.Findings), v.Count(StatusExpired), v.Count(StatusCritical), v.Count(StatusWarning), v.Errors)
 }
-
-// Labels are the finding's identity as metric labels, the same set for a
-// TKG cluster's certificate and for the Supervisor section's endpoints, so
-// the controller exports both the same way: namespace, cluster, node,
-// certificate, kind, and for endpoints role, address, trust_domain and
-// trust_method (empty when not applicable).
-func (f Finding) Labels() map[string]string {
-	l := map[string]string{
-		"namespace": f.Namespace, "cluster": f.Cluster, "node": f.Node, "certificate": f.Certificate.Name, "kind": f.Kind,
-		"role": "", "address": "", "trust_domain": "", "trust_method": "",
-	}
-	if ep := f.Endpoint; ep != nil {
-		l["role"], l["address"] = ep.Role, ep.Where()
-		if ep.Trust != nil {
-			l["trust_domain"], l["trust_method"] = string(ep.Trust.Domain), string(ep.Trust.Method)
-		}
-	}
-	if f.Kind == "vmca-root" {
-		l["trust_domain"] = "vmca"
-	}
-	return l
-}

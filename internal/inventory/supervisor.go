@@ -276,6 +276,49 @@ func readEndpoint(ctx context.Context, ep *EndpointReport, anchors trust.Anchors
 	ep.Rotation = Rotation(*ep)
 }
 
+// Series is one Supervisor-side certificate as the controller exports it:
+// the labels of tkgcert_certificate_expiry_timestamp_seconds (namespace and
+// cluster are empty for the Supervisor side) and more detail for labels or
+// logs the controller may add.
+type Series struct {
+	// Node is the Node's name, the vCenter's host, or the address given.
+	Node string
+	// Certificate is the service (kube-apiserver, esxi-https, spherelet,
+	// vcenter-https, tls) or, for a file read over SSH, its path.
+	Certificate string
+	// CA is vmca, supervisor-ca, tkg:<namespace>/<cluster> or other.
+	CA string
+	// TrustDomain is vmca, kubernetes or other; Role is EndpointReport's,
+	// Address its Where() (host:port, or host:/path for a file).
+	TrustDomain, Role, Address string
+	NotAfter                   time.Time
+}
+
+// Series lists every certificate read, in report order; endpoints that
+// could not be read have none (their errors count in Evaluate).
+func (s *SupervisorReport) Series() []Series {
+	var out []Series
+	for _, ep := range s.Endpoints {
+		if ep.Certificate == nil || ep.Certificate.NotAfter == nil || ep.Trust == nil {
+			continue
+		}
+		cert := ep.Service
+		if ep.File != "" {
+			cert = ep.File
+		}
+		ca := string(ep.Trust.Domain)
+		switch ep.Trust.Method {
+		case trust.BySupervisorCA:
+			ca = "supervisor-ca"
+		case trust.ByClusterCA:
+			ca = "tkg:" + ep.Trust.Namespace + "/" + ep.Trust.Cluster
+		}
+		out = append(out, Series{Node: ep.Name, Certificate: cert, CA: ca, TrustDomain: string(ep.Trust.Domain),
+			Role: ep.Role, Address: ep.Where(), NotAfter: *ep.Certificate.NotAfter})
+	}
+	return out
+}
+
 // readNodeFiles reads a Supervisor control-plane node's certificate files
 // over SSH; each file is one row, attributed like a served chain.
 func readNodeFiles(ctx context.Context, d *remote.Dialer, n source.Node, anchors trust.Anchors, now time.Time) []EndpointReport {

@@ -232,24 +232,34 @@ func TestRotation(t *testing.T) {
 	}
 }
 
-func TestFindingLabels(t *testing.T) {
+func TestSeries(t *testing.T) {
 	now := time.Now()
 	c := cert("kube-apiserver", 20*24*time.Hour, now)
-	r := &Report{Supervisor: &SupervisorReport{Endpoints: []EndpointReport{{Name: "4210aa", Role: RoleSupervisorControlPlane,
-		Address: "10.0.0.10:6443", Service: "kube-apiserver", Certificate: &c, Trust: &trust.Result{Domain: trust.VMCA, Method: trust.ByVMCARoot}}}}}
-	v := Evaluate(r, 30*24*time.Hour, 7*24*time.Hour)
-	if len(v.Findings) != 1 {
-		t.Fatalf("findings %+v", v.Findings)
-	}
-	got := v.Findings[0].Labels()
-	want := map[string]string{"namespace": "", "cluster": "", "node": "4210aa", "certificate": "kube-apiserver", "kind": "endpoint",
-		"role": RoleSupervisorControlPlane, "address": "10.0.0.10:6443", "trust_domain": "vmca", "trust_method": "vmca-root"}
-	for k, w := range want {
-		if got[k] != w {
-			t.Errorf("label %s=%q, want %q", k, got[k], w)
+	f := cert("apiserver", 20*24*time.Hour, now)
+	sup := &SupervisorReport{Endpoints: []EndpointReport{
+		{Name: "4210aa", Role: RoleSupervisorControlPlane, Address: "10.0.0.10:6443", Service: "kube-apiserver", Certificate: &c,
+			Trust: &trust.Result{Domain: trust.VMCA, Method: trust.ByVMCARoot}},
+		{Name: "4210aa", Role: RoleSupervisorControlPlane, Address: "10.0.0.10", File: "/etc/kubernetes/pki/apiserver.crt", Service: "apiserver", Certificate: &f,
+			Trust: &trust.Result{Domain: trust.Kubernetes, Method: trust.BySupervisorCA}},
+		{Name: "10.1.0.1:6443", Role: RoleEndpoint, Address: "10.1.0.1:6443", Service: "tls", Certificate: &c,
+			Trust: &trust.Result{Domain: trust.Kubernetes, Method: trust.ByClusterCA, Namespace: "ns", Cluster: "c", CA: "TKG cluster ns/c ca"}},
+		{Name: "esx-09", Role: RoleESXi, Address: "10.0.0.29:443", Service: "esxi-https", Certificate: &c, Trust: &trust.Result{Domain: trust.Other}},
+		{Name: "esx-10", Role: RoleESXi, Address: "10.0.0.30:443", Service: "esxi-https", Errors: []string{"refused"}},
+	}}
+	var got []string
+	for _, s := range sup.Series() {
+		got = append(got, strings.Join([]string{s.Node, s.Certificate, s.CA, s.TrustDomain, s.Role, s.Address}, " "))
+		if !s.NotAfter.Equal(*c.NotAfter) && !s.NotAfter.Equal(*f.NotAfter) {
+			t.Errorf("%s: NotAfter %s", s.Certificate, s.NotAfter)
 		}
 	}
-	if len(got) != len(want) {
-		t.Errorf("labels %v, want exactly %v", got, want)
+	want := []string{
+		"4210aa kube-apiserver vmca vmca supervisor-control-plane 10.0.0.10:6443",
+		"4210aa /etc/kubernetes/pki/apiserver.crt supervisor-ca kubernetes supervisor-control-plane 10.0.0.10:/etc/kubernetes/pki/apiserver.crt",
+		"10.1.0.1:6443 tls tkg:ns/c kubernetes endpoint 10.1.0.1:6443",
+		"esx-09 esxi-https other other esxi 10.0.0.29:443",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("series:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
