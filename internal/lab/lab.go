@@ -121,6 +121,19 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 	if err := l.createNamespaces(ctx, specs); err != nil {
 		return nil, err
 	}
+	// The Supervisor side (certificates, listeners, Node objects) comes up
+	// while the clusters do; it is waited for before returning, on every path.
+	vsphereErr := make(chan error, 1)
+	go func() {
+		if o.VSphere.empty() {
+			vsphereErr <- nil
+			return
+		}
+		o.Logger.Info("Starting the Supervisor side (VMCA, vCenter, Supervisor control plane, ESXi hosts)")
+		vsphereErr <- l.startVSphere(ctx, len(specs))
+	}()
+	waitVSphere := sync.OnceValue(func() error { return <-vsphereErr })
+	defer func() { _ = waitVSphere() }() // runs before the Close above
 	o.Logger.Info("Creating clusters", "count", len(specs))
 	l.clusters = make([]*cluster, len(specs))
 	if err := forEach(ctx, len(specs), 4, func(i int) error {
@@ -140,11 +153,8 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 	}); err != nil {
 		return nil, err
 	}
-	if !o.VSphere.empty() {
-		o.Logger.Info("Starting the Supervisor side (VMCA, vCenter, Supervisor control plane, ESXi hosts)")
-		if err := l.startVSphere(ctx, len(specs)); err != nil {
-			return nil, err
-		}
+	if err := waitVSphere(); err != nil {
+		return nil, err
 	}
 	if err := l.startControllers(); err != nil {
 		return nil, err
