@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,6 +39,7 @@ type labUpOptions struct {
 	provisionDelay                time.Duration
 	sshPort, addressBlock         int
 	verbose                       bool
+	vsphere                       lab.VSphere
 
 	parsed lab.Options
 }
@@ -58,7 +60,15 @@ as the --generate clusters):
   expired               leaf certificates expired yesterday; the cluster's API rejects clients
   kubelet-rotation-off  a worker's kubelet has rotateCertificates: false
   stuck                 new machines never leave Provisioning
-  paused                the KubeadmControlPlane is paused`,
+  paused                the KubeadmControlPlane is paused
+
+The Supervisor side (vCenter's trust domain) takes the /24 after the clusters' in the
+address block (127.B.N.0/24 for N clusters): a vCenter on .2:443, Supervisor control-plane
+VMs from .10 (6443) and ESXi hosts from .20 (443 and the spherelet's 10250), each serving a
+certificate from the lab's VMCA, whose root is written to <state-dir>/vmca-root.crt; the
+Supervisor API holds their Node objects, and <state-dir>/vsphere-endpoints.json lists them.
+The control-plane VMs accept root over SSH with <state-dir>/supervisor-ssh.key.
+--vmca-expiring and --foreign-ca take the lab's names vcenter, supervisor-N and esxi-N.`,
 		Example: `  # The seed's world: tkg-cluster-ns/tkg-cluster, 3 control-plane nodes, 1 worker
   sudo tkgcert lab up
 
@@ -68,6 +78,9 @@ as the --generate clusters):
 
   # A fleet for scale runs: 100 light clusters (no workload API server) and fast rollouts
   tkgcert lab up --generate 100 --provision-delay 0
+
+  # The Supervisor side with an expiring ESXi certificate and a vCenter from a foreign CA
+  tkgcert lab up --vmca-expiring esxi-1 --foreign-ca vcenter
 
   # Then, from another shell
   export KUBECONFIG=.tkgcert-lab/supervisor.kubeconfig
@@ -91,6 +104,11 @@ as the --generate clusters):
 	f.DurationVar(&o.provisionDelay, "provision-delay", lab.DefaultProvisionDelay, "How long a new machine takes to come up (0 for fast tests)")
 	f.IntVar(&o.sshPort, "ssh-port", 22, "SSH port of every node")
 	f.IntVar(&o.addressBlock, "address-block", lab.DefaultAddressBlock, "Second octet of the first cluster's loopback block 127.B.0.0/16 (labs side by side need distinct blocks)")
+	f.IntVar(&o.vsphere.ControlPlaneNodes, "supervisor-nodes", lab.DefaultVSphere.ControlPlaneNodes, "Supervisor control-plane VMs (Nodes in the Supervisor API, VMCA certificates on 6443)")
+	f.IntVar(&o.vsphere.ESXiHosts, "esxi-hosts", lab.DefaultVSphere.ESXiHosts, "ESXi hosts serving vSphere Pods (Nodes with role agent, VMCA certificates on 443 and 10250)")
+	f.BoolVar(&o.vsphere.VCenter, "vcenter", lab.DefaultVSphere.VCenter, "A vCenter endpoint on port 443 with a VMCA certificate")
+	f.StringArrayVar(&o.vsphere.Expiring, "vmca-expiring", nil, "Supervisor-side machine whose VMCA certificate expires in about 20 days: vcenter, supervisor-N or esxi-N; repeatable")
+	f.StringArrayVar(&o.vsphere.ForeignCA, "foreign-ca", nil, "Supervisor-side machine presenting a certificate from a CA outside both trust domains; repeatable")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "Log every machine and node event to stderr")
 	return cmd
 }
@@ -130,6 +148,7 @@ func (o *labUpOptions) Complete() error {
 		ProvisionDelay:       o.provisionDelay,
 		SSHPort:              o.sshPort,
 		AddressBlock:         o.addressBlock,
+		VSphere:              &o.vsphere,
 		Logger:               slog.New(slog.NewTextHandler(o.ErrOut, &slog.HandlerOptions{Level: level})),
 	}
 	return nil
@@ -172,6 +191,18 @@ func (o *labUpOptions) Run(cmd *cobra.Command) error {
 
 Stop it with Ctrl-C or: tkgcert lab down --state-dir %s
 `, time.Since(start).Round(100*time.Millisecond), kc, first.Namespace, first.Namespace, first.Name, o.stateDir)
+	if eps := l.VSphereEndpoints(); len(eps) > 0 {
+		fmt.Fprintf(o.Out, "\nSupervisor side (a lab VMCA; endpoints in %s):\n", filepath.Join(o.parsed.StateDir, lab.VSphereEndpointsFile))
+		vc := ""
+		for _, e := range eps {
+			fmt.Fprintf(o.Out, "  %-14s %-26s %-34s %s\n", e.ID, e.Role, e.Name, strings.Join(e.Addresses, " "))
+			if e.Role == "vcenter" {
+				vc, _, _ = strings.Cut(e.Addresses[0], ":")
+				vc = " --vcenter " + vc
+			}
+		}
+		fmt.Fprintf(o.Out, "\n  tkgcert supervisor check%s --vmca-root %s\n", vc, filepath.Join(o.parsed.StateDir, lab.VMCARootFile))
+	}
 	<-ctx.Done()
 	fmt.Fprintln(o.ErrOut, "Stopping the lab ...")
 	return nil

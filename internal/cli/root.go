@@ -37,6 +37,7 @@ kubectl's flags and also works as a kubectl plugin (kubectl tkgcert ...).
   tkgcert clusters -A                          earliest expiry of every cluster
   tkgcert check -n NAMESPACE CLUSTER           every certificate, as kubeadm shows it
   tkgcert rotate -n NAMESPACE CLUSTER          renew by rolling the control plane, verified
+  tkgcert supervisor check --vcenter HOST      Supervisor, ESXi and vCenter certificates (VMCA)
   tkgcert controller                           rotate automatically before expiry, with metrics
   tkgcert lab up                               a simulated Supervisor to try it on`,
 		SilenceUsage:  true,
@@ -49,6 +50,7 @@ kubectl's flags and also works as a kubectl plugin (kubectl tkgcert ...).
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	root.AddCommand(newVersionCommand(streams), newClustersCommand(streams), newCheckCommand(streams), newRotateCommand(streams), newKubeletCommand(streams), newControllerCommand(streams), newLabCommand(streams))
+	root.AddCommand(newSupervisorCommand(streams))
 	return root
 }
 

@@ -31,9 +31,13 @@ type Finding struct {
 	// Node is empty for the Supervisor's secrets.
 	Node        string
 	Certificate Certificate
-	// Kind is "certificate", "ca", "kubelet-client" or "kubeconfig-secret".
+	// Kind is "certificate", "ca", "kubelet-client" or "kubeconfig-secret";
+	// for the Supervisor's section "endpoint" or "vmca-root".
 	Kind   string
 	Status Status
+	// Endpoint is the Supervisor section's endpoint (nil otherwise): its
+	// address, role, trust domain and rotation path.
+	Endpoint *EndpointReport
 }
 
 // Residual is the time left.
@@ -55,11 +59,7 @@ type Verdict struct {
 // Evaluate classifies every certificate of the report.
 func Evaluate(r *Report, warn, critical time.Duration) Verdict {
 	var v Verdict
-	add := func(cl *ClusterReport, node, kind string, c Certificate) {
-		if c.Missing || c.NotAfter == nil {
-			return
-		}
-		f := Finding{Namespace: cl.Namespace, Cluster: cl.Name, Node: node, Certificate: c, Kind: kind, Status: StatusOK}
+	grade := func(f Finding) {
 		left := f.Residual()
 		switch {
 		case left <= 0:
@@ -68,8 +68,31 @@ func Evaluate(r *Report, warn, critical time.Duration) Verdict {
 			f.Status = StatusCritical
 		case left <= warn:
 			f.Status = StatusWarning
+		default:
+			f.Status = StatusOK
 		}
 		v.Findings = append(v.Findings, f)
+	}
+	add := func(cl *ClusterReport, node, kind string, c Certificate) {
+		if c.Missing || c.NotAfter == nil {
+			return
+		}
+		grade(Finding{Namespace: cl.Namespace, Cluster: cl.Name, Node: node, Certificate: c, Kind: kind})
+	}
+	if s := r.Supervisor; s != nil {
+		v.Errors += len(s.Errors)
+		for _, c := range s.VMCARoots {
+			if c.NotAfter != nil {
+				grade(Finding{Node: "vmca-root", Certificate: c, Kind: "vmca-root"})
+			}
+		}
+		for i := range s.Endpoints {
+			ep := &s.Endpoints[i]
+			v.Errors += len(ep.Errors)
+			if ep.Certificate != nil && ep.Certificate.NotAfter != nil {
+				grade(Finding{Node: ep.Name, Certificate: *ep.Certificate, Kind: "endpoint", Endpoint: ep})
+			}
+		}
 	}
 	for i := range r.Clusters {
 		cl := &r.Clusters[i]

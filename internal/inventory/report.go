@@ -20,6 +20,9 @@ type Report struct {
 	GeneratedAt time.Time       `json:"generatedAt"`
 	Source      string          `json:"source"`
 	Clusters    []ClusterReport `json:"clusters"`
+	// Supervisor is the vCenter trust domain and the Supervisor's own
+	// certificates (`tkgcert supervisor check`); nil for `tkgcert check`.
+	Supervisor *SupervisorReport `json:"supervisor,omitempty"`
 }
 
 // ClusterReport is one cluster.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/go-logr/logr"
+	"golang.org/x/crypto/ssh"
 	"net"
 	"os"
 	"os/exec"
@@ -48,7 +49,9 @@ type Lab struct {
 	wg     sync.WaitGroup
 	now    func() time.Time
 
-	hostKeySeed    []byte // see hostKey
+	vsphere        *vsphereSide
+	vsphereSSHPub  ssh.PublicKey // of SupervisorSSHKeyFile
+	hostKeySeed    []byte        // see hostKey
 	addedULA       bool
 	ownsBlock      atomic.Bool // bound a cluster endpoint of its address block
 	kubeadmVersion string      // of the nodes' kubeadm, recorded in kubeadm-config
@@ -121,6 +124,19 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 	if err := l.createNamespaces(ctx, specs); err != nil {
 		return nil, err
 	}
+	// The Supervisor side (certificates, listeners, Node objects) comes up
+	// while the clusters do; it is waited for before returning, on every path.
+	vsphereErr := make(chan error, 1)
+	go func() {
+		if o.VSphere.empty() {
+			vsphereErr <- nil
+			return
+		}
+		o.Logger.Info("Starting the Supervisor side (VMCA, vCenter, Supervisor control plane, ESXi hosts)")
+		vsphereErr <- l.startVSphere(ctx, len(specs))
+	}()
+	waitVSphere := sync.OnceValue(func() error { return <-vsphereErr })
+	defer func() { _ = waitVSphere() }() // runs before the Close above
 	o.Logger.Info("Creating clusters", "count", len(specs))
 	l.clusters = make([]*cluster, len(specs))
 	if err := forEach(ctx, len(specs), 4, func(i int) error {
@@ -138,6 +154,9 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 	if err := forEach(ctx, len(l.clusters), 4, func(i int) error {
 		return l.clusters[i].provisionInitial(ctx)
 	}); err != nil {
+		return nil, err
+	}
+	if err := waitVSphere(); err != nil {
 		return nil, err
 	}
 	if err := l.startControllers(); err != nil {
@@ -364,6 +383,7 @@ func (l *Lab) Close() {
 		}()
 	}
 	wg.Wait()
+	l.vsphere.close()
 	l.server.Stop()
 	// Only one lab at a time can bind a block's cluster endpoints, so a lab
 	// that did owns the block's address on lo, even one a killed lab left.

@@ -126,6 +126,10 @@ type Options struct {
 	// AddressBlock is the second octet of the first cluster's loopback
 	// addresses (default 10); labs running side by side need distinct blocks.
 	AddressBlock int
+	// VSphere is the Supervisor side: the lab VMCA, a vCenter endpoint, the
+	// Supervisor control-plane VMs and ESXi hosts (nil: DefaultVSphere; the
+	// zero VSphere: none). It takes the /24 after the clusters' in the block.
+	VSphere *VSphere
 	// Logger receives progress (nil: discard).
 	Logger *slog.Logger
 }
@@ -166,6 +170,10 @@ func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.VSphere == nil {
+		v := DefaultVSphere
+		o.VSphere = &v
+	}
 }
 
 // validate checks the options; it changes nothing.
@@ -188,8 +196,17 @@ func (o *Options) validate() error {
 	if o.SSHPort < 1 || o.SSHPort > 65535 {
 		return fmt.Errorf("--ssh-port %d: want 1 to 65535", o.SSHPort)
 	}
-	if clusters := len(o.Clusters) + o.Generate; o.AddressBlock < 1 || o.AddressBlock+(clusters-1)/256 > 255 {
-		return fmt.Errorf("--address-block %d leaves no room for %d clusters on 127.0.0.0/8", o.AddressBlock, clusters)
+	if err := o.VSphere.validate(); err != nil {
+		return err
+	}
+	clusters := len(o.Clusters) + o.Generate
+	blocks, what := clusters, fmt.Sprintf("%d clusters", clusters)
+	if !o.VSphere.empty() {
+		blocks++ // the Supervisor side's /24 after the clusters'
+		what += " and the Supervisor side"
+	}
+	if o.AddressBlock < 1 || o.AddressBlock+(blocks-1)/256 > 255 {
+		return fmt.Errorf("--address-block %d leaves no room for %s on 127.0.0.0/8", o.AddressBlock, what)
 	}
 	seen := map[string]bool{}
 	for _, c := range o.Clusters {

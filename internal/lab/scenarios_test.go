@@ -28,8 +28,9 @@ import (
 
 // One lab for the package: every scenario side by side, on address block 30.
 var (
-	world *lab.Lab
-	sup   client.Client
+	world    *lab.Lab
+	sup      client.Client
+	stateDir string
 )
 
 func TestMain(m *testing.M) {
@@ -43,6 +44,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	stateDir = dir
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	world, err = lab.Up(ctx, lab.Options{

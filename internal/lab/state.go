@@ -50,7 +50,7 @@ func LockStateDir(dir string) (*StateLock, error) {
 		return nil, fmt.Errorf("locking %s: %w", dir, err)
 	}
 	// Leftovers of a lab that was killed: runtime files and node disks.
-	for _, name := range []string{ReadyFile, KubeconfigFile, "clusters", "supervisor", "scratch"} {
+	for _, name := range []string{ReadyFile, KubeconfigFile, "clusters", "supervisor", "scratch", VMCARootFile, VSphereEndpointsFile, SupervisorSSHKeyFile, vsphereDir} {
 		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
 			f.Close()
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/trust"
 )
 
 // Format is an output format.
@@ -170,4 +172,120 @@ func residual(c inventory.Certificate, now time.Time) string {
 		return "-"
 	}
 	return certs.ResidualTime(c.NotAfter.Sub(now))
+}
+
+// SupervisorTable writes the Supervisor section for people: one row per
+// endpoint with its trust domain and chain, the errors, the rotation path
+// of every certificate near expiry, and the summary.
+func SupervisorTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now time.Time, s Style) error {
+	sup := r.Supervisor
+	if sup == nil {
+		return fmt.Errorf("the report has no Supervisor section")
+	}
+	title := "=== Supervisor and vCenter trust domain"
+	if sup.Server != "" {
+		title += " (Supervisor API " + sup.Server + ")"
+	}
+	fmt.Fprintln(w, title)
+	for _, c := range sup.VMCARoots {
+		fmt.Fprintf(w, "VMCA root (--vmca-root): %s, expires %s (%s)\n", c.Subject, date(c), residual(c, now))
+	}
+	fmt.Fprintln(w)
+	status := map[*inventory.EndpointReport]inventory.Status{}
+	for _, f := range v.Findings {
+		if f.Endpoint != nil {
+			status[f.Endpoint] = f.Status
+		}
+	}
+	tw := tabwriter.NewWriter(w, 10, 4, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tROLE\tENDPOINT\tCERTIFICATE\tEXPIRES\tRESIDUAL TIME\tTRUST DOMAIN\tISSUER/CA\tCHAIN\tSANS\tSTATUS")
+	for i := range sup.Endpoints {
+		ep := &sup.Endpoints[i]
+		if ep.Certificate == nil {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t-\t-\t-\t-\t-\t-\tERROR\n", ep.Name, ep.Role, ep.Where(), ep.Service)
+			continue
+		}
+		c := *ep.Certificate
+		domain, ca, chain := "-", "-", "-"
+		if t := ep.Trust; t != nil {
+			domain, ca, chain = string(t.Domain), shortCA(t), shortChain(t.ChainStatus)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ep.Name, ep.Role, ep.Where(), ep.Service,
+			date(c), residual(c, now), domain, ca, chain, sans(ep), s.status(status[ep]))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, e := range sup.Errors {
+		fmt.Fprintf(w, "error: %s\n", e)
+	}
+	for _, ep := range sup.Endpoints {
+		for _, e := range ep.Errors {
+			fmt.Fprintf(w, "error: %s\n", e)
+		}
+	}
+	var notes []string
+	for _, ep := range sup.Endpoints {
+		t := ep.Trust
+		switch {
+		case t == nil:
+		case t.Domain == trust.Other:
+			notes = append(notes, fmt.Sprintf("  %s %s (%s) is outside both trust domains: %s", ep.Name, ep.Service, ep.Where(), t.CA))
+		case strings.HasPrefix(t.ChainStatus, "invalid"):
+			notes = append(notes, fmt.Sprintf("  %s %s (%s): chain %s", ep.Name, ep.Service, ep.Where(), t.ChainStatus))
+		}
+	}
+	if len(notes) > 0 {
+		fmt.Fprintln(w, "\nNot issued as expected:")
+		for _, n := range notes {
+			fmt.Fprintln(w, n)
+		}
+	}
+	var todo []inventory.Finding
+	for _, f := range v.Findings {
+		if f.Status != inventory.StatusOK && f.Endpoint != nil {
+			todo = append(todo, f)
+		}
+	}
+	if len(todo) > 0 {
+		fmt.Fprintln(w, "\nTo renew (soonest first):")
+		for _, f := range todo {
+			fmt.Fprintf(w, "  %s %s (%s, %s, %s): %s\n", f.Endpoint.Name, f.Endpoint.Service, f.Endpoint.Where(),
+				s.status(f.Status), certs.ResidualTime(f.Residual()), f.Endpoint.Rotation)
+		}
+	}
+	_, err := fmt.Fprintf(w, "\n%s\n", v.Summary())
+	return err
+}
+
+// shortCA names the issuer in a table cell.
+func shortCA(t *trust.Result) string {
+	switch t.Method {
+	case trust.ByVMCARoot:
+		return "VMCA (verified by --vmca-root)"
+	case trust.ByVMCAIssuer:
+		return "VMCA (by issuer name)"
+	case trust.BySupervisorCA:
+		return "Supervisor CA"
+	case trust.ByClusterCA:
+		return "TKG " + t.Namespace + "/" + t.Cluster + " " + strings.TrimPrefix(t.CA, "TKG cluster "+t.Namespace+"/"+t.Cluster+" ")
+	}
+	return t.CA
+}
+
+func shortChain(status string) string {
+	head, _, _ := strings.Cut(status, ":")
+	return head
+}
+
+func sans(ep *inventory.EndpointReport) string {
+	all := append(append([]string(nil), ep.DNSNames...), ep.IPAddresses...)
+	if len(all) == 0 {
+		return "-"
+	}
+	// The table shows the first few; -o json has them all.
+	if len(all) > 3 {
+		return strings.Join(all[:3], ",") + fmt.Sprintf(",+%d", len(all)-3)
+	}
+	return strings.Join(all, ",")
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/trust"
 )
 
 func TestParseFormat(t *testing.T) {
@@ -86,4 +87,50 @@ func hasRow(out string, fields []string) bool {
 		}
 	}
 	return false
+}
+
+func TestSupervisorTable(t *testing.T) {
+	now := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) inventory.Certificate {
+		t := now.Add(d)
+		return inventory.Certificate{Name: "kube-apiserver", NotAfter: &t, ResidualSeconds: int64(d / time.Second)}
+	}
+	soon, later, tkgSoon := at(20*24*time.Hour), at(600*24*time.Hour), at(3*24*time.Hour)
+	rep := &inventory.Report{Supervisor: &inventory.SupervisorReport{Server: "https://10.0.0.5:6443", Endpoints: []inventory.EndpointReport{
+		{Name: "vcsa", Role: inventory.RoleVCenter, Address: "10.0.0.2:443", Service: "vcenter-https", Certificate: &later,
+			IPAddresses: []string{"10.0.0.2"}, Trust: &trust.Result{Domain: trust.VMCA, Method: trust.ByVMCAIssuer, ChainStatus: "unverified: no --vmca-root given"}},
+		{Name: "4210aa", Role: inventory.RoleSupervisorControlPlane, Address: "10.0.0.10:6443", Service: "kube-apiserver", Certificate: &soon,
+			DNSNames: []string{"a", "b", "c", "d"}, Trust: &trust.Result{Domain: trust.VMCA, Method: trust.ByVMCARoot, ChainValid: true, ChainStatus: "valid"},
+			Rotation: "a Supervisor certificate signed by VMCA: WCP Cert Manager"},
+		{Name: "esx-02", Role: inventory.RoleESXi, Address: "10.0.0.21:443", Service: "esxi-https", Certificate: &later,
+			Trust: &trust.Result{Domain: trust.Other, Method: trust.Unknown, CA: "unknown CA CN=Foreign", ChainStatus: "unverified: outside"}},
+		{Name: "10.1.0.1:6443", Role: inventory.RoleEndpoint, Address: "10.1.0.1:6443", Service: "tls", Certificate: &tkgSoon,
+			Trust:    &trust.Result{Domain: trust.Kubernetes, Method: trust.ByClusterCA, Namespace: "ns", Cluster: "c", CA: "TKG cluster ns/c ca", ChainValid: true, ChainStatus: "valid"},
+			Rotation: "a TKG cluster's certificate: tkgcert rotate -n ns c"},
+		{Name: "esx-03", Role: inventory.RoleESXi, Address: "10.0.0.22:443", Service: "esxi-https", Errors: []string{"esxi esx-03 (10.0.0.22:443): connection refused"}},
+	}}}
+	v := inventory.Evaluate(rep, 30*24*time.Hour, 7*24*time.Hour)
+	var b bytes.Buffer
+	if err := SupervisorTable(&b, rep, v, now, Style{}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"=== Supervisor and vCenter trust domain (Supervisor API https://10.0.0.5:6443)",
+		"NAME            ROLE                       ENDPOINT         CERTIFICATE      EXPIRES                  RESIDUAL TIME   TRUST DOMAIN   ISSUER/CA                        CHAIN        SANS       STATUS\n" +
+			"vcsa            vcenter                    10.0.0.2:443     vcenter-https    Jul 19, 2028 00:00 UTC   600d            vmca           VMCA (by issuer name)            unverified   10.0.0.2   OK\n" +
+			"4210aa          supervisor-control-plane   10.0.0.10:6443   kube-apiserver   Dec 17, 2026 00:00 UTC   20d             vmca           VMCA (verified by --vmca-root)   valid        a,b,c,+1   WARNING\n" +
+			"esx-02          esxi                       10.0.0.21:443    esxi-https       Jul 19, 2028 00:00 UTC   600d            other          unknown CA CN=Foreign            unverified   -          OK\n" +
+			"10.1.0.1:6443   endpoint                   10.1.0.1:6443    tls              Nov 30, 2026 00:00 UTC   3d              kubernetes     TKG ns/c ca                      valid        -          CRITICAL\n" +
+			"esx-03          esxi                       10.0.0.22:443    esxi-https       -                        -               -              -                                -            -          ERROR\n",
+		"TKG ns/c ca",
+		"error: esxi esx-03 (10.0.0.22:443): connection refused",
+		"Not issued as expected:\n  esx-02 esxi-https (10.0.0.21:443) is outside both trust domains: unknown CA CN=Foreign\n",
+		"To renew (soonest first):\n  10.1.0.1:6443 tls (10.1.0.1:6443, CRITICAL, 3d): a TKG cluster's certificate: tkgcert rotate -n ns c\n  4210aa kube-apiserver (10.0.0.10:6443, WARNING, 20d): a Supervisor certificate signed by VMCA: WCP Cert Manager\n",
+		"4 certificates: 0 expired, 1 critical, 1 warning; 1 errors",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
 }

@@ -1,7 +1,9 @@
 package source
 
 import (
+	"bytes"
 	"context"
+	"crypto/x509"
 	"fmt"
 	"strings"
 	"testing/fstest"
@@ -72,4 +74,32 @@ func prefix(n Node, errs []string) []string {
 		out = append(out, fmt.Sprintf("node %s (%s): %s", n.Name, n.Address, e))
 	}
 	return out
+}
+
+// NodeCertificates reads a node's certificate files over SSH, with the same
+// bundle the ssh source reads (private keys never leave the node), and
+// returns the certificates of each *.crt file by its absolute path, in the
+// order the file holds them.
+func NodeCertificates(ctx context.Context, d *remote.Dialer, n Node) (map[string][]*x509.Certificate, error) {
+	client, err := d.Dial(ctx, n.Address)
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	fsys, err := fetchFiles(ctx, client, n)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]*x509.Certificate{}
+	for p, f := range fsys {
+		if !strings.HasSuffix(p, ".crt") || bytes.Equal(f.Data, keyPlaceholder) {
+			continue
+		}
+		cs, err := certs.ParseCertificatesPEM(f.Data)
+		if err != nil || len(cs) == 0 {
+			return nil, fmt.Errorf("node %s (%s): parsing /%s: no certificate (%v)", n.Name, n.Address, p, err)
+		}
+		out["/"+p] = cs
+	}
+	return out, nil
 }

@@ -65,6 +65,16 @@ func (t tlsReader) Read(ctx context.Context, ca ClusterAccess, n Node) Result {
 // certificate it presents. It verifies nothing: it reads, and the report
 // attributes the certificate to a CA by signature.
 func PeerCertificate(ctx context.Context, addr string, timeout time.Duration) (*x509.Certificate, error) {
+	chain, err := PeerChain(ctx, addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return chain[0], nil
+}
+
+// PeerChain completes a TLS handshake with addr and returns the chain it
+// presents, leaf first. Like PeerCertificate it verifies nothing.
+func PeerChain(ctx context.Context, addr string, timeout time.Duration) ([]*x509.Certificate, error) {
 	d := &tls.Dialer{
 		NetDialer: &net.Dialer{Timeout: timeout},
 		Config:    &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, //nolint:gosec // reading, not trusting
@@ -80,7 +90,7 @@ func PeerCertificate(ctx context.Context, addr string, timeout time.Duration) (*
 	if len(peers) == 0 {
 		return nil, fmt.Errorf("no certificate presented")
 	}
-	return peers[0], nil
+	return peers, nil
 }
 
 // caNameOf names the cluster CA that signed c, or "" (self-signed or other).
