@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -30,6 +31,10 @@ type controllerOptions struct {
 	minInt   string
 	source   string
 	verbose  int
+
+	supervisor          bool
+	vcenters, endpoints []string
+	vmcaRootFiles       []string
 }
 
 func newControllerCommand(streams Streams) *cobra.Command {
@@ -96,6 +101,10 @@ rollout and never starts a second one.`,
 	f.DurationVar(&o.mgr.RenewDeadline, "leader-election-renew-deadline", 0, "How long the leader retries renewing before giving up (default 10s)")
 	f.DurationVar(&o.mgr.RetryPeriod, "leader-election-retry-period", 0, "How often candidates try to acquire the Lease (default 2s)")
 	f.DurationVar(&o.opts.FollowResync, "follow-resync", 30*time.Second, "Re-read a followed rollout this often even without watch events")
+	f.BoolVar(&o.supervisor, "supervisor-endpoints", true, "Also inventory the Supervisor's own endpoints and its Nodes (control-plane VMs, ESXi hosts), as \"tkgcert supervisor check\" does")
+	f.StringArrayVar(&o.vcenters, "vcenter", nil, "vCenter Server to inventory too, HOST or HOST:PORT; repeatable")
+	f.StringArrayVar(&o.endpoints, "endpoint", nil, "Another TLS endpoint to inventory, HOST:PORT; repeatable")
+	f.StringArrayVar(&o.vmcaRootFiles, "vmca-root", nil, "PEM file with vCenter's VMCA root certificate(s); repeatable")
 	f.IntVarP(&o.verbose, "v", "v", 0, "Log verbosity (2: rollout progress, 4: details)")
 	for _, name := range []string{"leader-election-lease-duration", "leader-election-renew-deadline", "leader-election-retry-period", "follow-resync"} {
 		_ = f.MarkHidden(name)
@@ -127,6 +136,21 @@ func (o *controllerOptions) Complete(cmd *cobra.Command) error {
 		return fmt.Errorf("--source: %w", err)
 	}
 	o.opts.Source = k
+	if o.supervisor || len(o.vcenters)+len(o.endpoints) > 0 {
+		so := &inventory.SupervisorOptions{Discover: o.supervisor, VCenters: o.vcenters, Endpoints: o.endpoints}
+		for _, file := range o.vmcaRootFiles {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				return fmt.Errorf("--vmca-root: %w (export vCenter's root from https://VCENTER/certs/download.zip)", err)
+			}
+			roots, err := inventory.ParseCertificatesPEM(b)
+			if err != nil {
+				return fmt.Errorf("--vmca-root %s: %w", file, err)
+			}
+			so.VMCARoots = append(so.VMCARoots, roots...)
+		}
+		o.opts.Supervisor = so
+	}
 	switch {
 	case o.opts.Resync <= 0:
 		return fmt.Errorf("--resync must be positive")

@@ -54,6 +54,11 @@ type Options struct {
 	// FollowResync is how often a followed rollout is re-read without
 	// watch events (default 30s).
 	FollowResync time.Duration
+	// Supervisor, when set, also inventories the Supervisor's own
+	// endpoints and the vCenter trust domain every pass (as `tkgcert
+	// supervisor check` does) and exports their certificates with empty
+	// namespace and cluster labels.
+	Supervisor *inventory.SupervisorOptions
 	// Log receives the controller's log; klog's by default.
 	Log logr.Logger
 }
@@ -192,6 +197,9 @@ func (c *Controller) Pass(ctx context.Context) error {
 		items = append(items, it)
 	}
 	c.metrics.Forget(keep)
+	if c.o.Supervisor != nil {
+		c.supervisorPass(ctx)
+	}
 
 	// Rollouts under way, whoever started them: follow them (a restarted
 	// controller picks up its own here) and count them against the bound.
@@ -392,4 +400,26 @@ func (c *Controller) Passes() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.passes
+}
+
+// supervisorPass reads the Supervisor side and exports its certificates.
+func (c *Controller) supervisorPass(ctx context.Context) {
+	rep, err := inventory.RunSupervisor(ctx, c.cfg, *c.o.Supervisor)
+	if err != nil {
+		c.metrics.CheckErrorsTotal.WithLabelValues("", "").Inc()
+		c.log.Error(err, "Reading the Supervisor's endpoints")
+		return
+	}
+	sup := rep.Supervisor
+	for _, w := range sup.Warnings {
+		c.log.V(2).Info("Supervisor inventory", "warning", w)
+	}
+	errs := len(sup.Errors)
+	for _, ep := range sup.Endpoints {
+		errs += len(ep.Errors)
+		for _, e := range ep.Errors {
+			c.log.V(2).Info("Supervisor endpoint not read", "endpoint", ep.Where(), "error", e)
+		}
+	}
+	c.metrics.SetSupervisor(sup.Series(), errs)
 }

@@ -40,7 +40,7 @@ var clusterLabels = []string{"namespace", "cluster"}
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		CertificateExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tkgcert_certificate_expiry_timestamp_seconds",
-			Help: "NotAfter of each certificate, as Unix time. node is \"supervisor\" for the cluster's secrets; ca is the signing CA's name (empty for a CA)."},
+			Help: "NotAfter of each certificate, as Unix time. node is \"supervisor\" for the cluster's secrets; ca is the signing CA's name (empty for a CA). namespace and cluster are empty for the Supervisor's own endpoints and vCenter's (ca vmca, supervisor-ca, tkg:<namespace>/<cluster> or other)."},
 			[]string{"namespace", "cluster", "node", "certificate", "ca"}),
 		EarliestExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tkgcert_cluster_earliest_expiry_timestamp_seconds",
 			Help: "NotAfter of the cluster's earliest-expiring leaf certificate on its nodes, as Unix time."}, clusterLabels),
@@ -151,4 +151,16 @@ func (m *Metrics) Forget(keep map[string]bool) {
 			v.DeletePartialMatch(l)
 		}
 	}
+}
+
+// SetSupervisor replaces the Supervisor side's series (namespace and
+// cluster empty; node is the Node, vCenter host or address; ca is vmca,
+// supervisor-ca, tkg:<namespace>/<cluster> or other).
+func (m *Metrics) SetSupervisor(series []inventory.Series, errs int) {
+	m.CertificateExpiry.DeletePartialMatch(prometheus.Labels{"namespace": "", "cluster": ""})
+	for _, s := range series {
+		m.CertificateExpiry.WithLabelValues("", "", s.Node, s.Certificate, s.CA).Set(unix(s.NotAfter))
+	}
+	m.CheckErrors.WithLabelValues("", "").Set(float64(errs))
+	m.CheckErrorsTotal.WithLabelValues("", "").Add(float64(errs))
 }

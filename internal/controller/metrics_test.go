@@ -26,7 +26,7 @@ func TestMetricsFollowTheReport(t *testing.T) {
 
 	// now is 1795766400 (2026-11-27T08:00:00Z): +100d, -1h, +3650d.
 	want := `
-# HELP tkgcert_certificate_expiry_timestamp_seconds NotAfter of each certificate, as Unix time. node is "supervisor" for the cluster's secrets; ca is the signing CA's name (empty for a CA).
+# HELP tkgcert_certificate_expiry_timestamp_seconds NotAfter of each certificate, as Unix time. node is "supervisor" for the cluster's secrets; ca is the signing CA's name (empty for a CA). namespace and cluster are empty for the Supervisor's own endpoints and vCenter's (ca vmca, supervisor-ca, tkg:<namespace>/<cluster> or other).
 # TYPE tkgcert_certificate_expiry_timestamp_seconds gauge
 tkgcert_certificate_expiry_timestamp_seconds{ca="",certificate="ca",cluster="c",namespace="ns",node="supervisor"} 2.1111264e+09
 tkgcert_certificate_expiry_timestamp_seconds{ca="ca",certificate="apiserver",cluster="c",namespace="ns",node="n-a"} 1.8044064e+09

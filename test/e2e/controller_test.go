@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	labpkg "github.com/tkgcert/tkgcert/internal/lab"
 )
 
 // The controller's service account, as config/default creates it; every
@@ -199,6 +202,38 @@ func installMonitoringCRDs(t *testing.T, sh *shell) {
 kubectl wait --for condition=established crd/servicemonitors.monitoring.coreos.com crd/prometheusrules.monitoring.coreos.com >/dev/null`, crds))
 }
 
+func vsphereEndpoints(t *testing.T, stateDir string) []labpkg.VSphereEndpoint {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(stateDir, labpkg.VSphereEndpointsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var eps []labpkg.VSphereEndpoint
+	if err := json.Unmarshal(b, &eps); err != nil {
+		t.Fatal(err)
+	}
+	if len(eps) == 0 {
+		t.Fatal("the lab has no Supervisor side")
+	}
+	return eps
+}
+
+// serviceAt names the service behind a lab endpoint, as the Supervisor
+// inventory does.
+func serviceAt(addr, role string) string {
+	_, port, _ := strings.Cut(addr, ":")
+	switch {
+	case role == "vcenter":
+		return "vcenter-https"
+	case port == "6443":
+		return "kube-apiserver"
+	case port == "443":
+		return "esxi-https"
+	default:
+		return "spherelet"
+	}
+}
+
 // closedWindow is a maintenance window on a day that is not today (UTC).
 func closedWindow() string {
 	day := time.Now().UTC().Add(72 * time.Hour).Weekday().String()[:3]
@@ -238,7 +273,8 @@ func TestController(t *testing.T) {
 			"create machines.cluster.x-k8s.io -n c": "no", "delete machines.cluster.x-k8s.io -n c": "no",
 			"patch machinedeployments.cluster.x-k8s.io -n c": "no", "create events -n c": "yes",
 			"update leases.coordination.k8s.io -n tkgcert-system": "yes", "update leases.coordination.k8s.io -n c": "no",
-			"create pods -n c": "no",
+			"create pods -n c": "no", "list nodes": "yes", "delete nodes": "no",
+			"get configmaps/kube-root-ca.crt -n kube-system": "yes", "get configmaps/other -n kube-system": "no",
 		} {
 			out, _ := sh.try(fmt.Sprintf(`kubectl auth can-i %s --as %s`, check, controllerSA))
 			if got := strings.TrimSpace(out); got != want {
@@ -282,8 +318,31 @@ func TestController(t *testing.T) {
 	})
 
 	t.Run("outside the maintenance window nothing is rotated; expired raises an alert and an Event", func(t *testing.T) {
-		p := startController(t, kc, "--maintenance-window", closedWindow())
+		var vcenter string
+		for _, ep := range vsphereEndpoints(t, lab.stateDir) {
+			if ep.Role == "vcenter" {
+				vcenter = ep.Addresses[0]
+			}
+		}
+		p := startController(t, kc, "--maintenance-window", closedWindow(),
+			"--vcenter", vcenter, "--vmca-root", filepath.Join(lab.stateDir, "vmca-root.crt"))
 		p.passes(2)
+		// The Supervisor side: the same metric, namespace and cluster empty,
+		// every lab endpoint with the NotAfter openssl s_client reads.
+		for _, ep := range vsphereEndpoints(t, lab.stateDir) {
+			for _, addr := range ep.Addresses {
+				node := ep.Name
+				if ep.Role == "vcenter" {
+					node, _, _ = strings.Cut(addr, ":")
+				}
+				want := opensslServedEnd(t, sh, addr)
+				ca := map[string]string{"vmca": "vmca", "foreign": "other"}[ep.Issuer]
+				got, ok := p.metric("tkgcert_certificate_expiry_timestamp_seconds", "namespace", "", "cluster", "", "node", node, "ca", ca, "certificate", serviceAt(addr, ep.Role))
+				if !ok || int64(got) != want.Unix() {
+					t.Errorf("%s %s (%s): metric %v (found %v), openssl s_client %v", ep.Role, ep.Name, addr, time.Unix(int64(got), 0).UTC(), ok, want)
+				}
+			}
+		}
 		unchanged(t, "healthy", "expiring", "expired", "optout")
 		for c, want := range map[string]string{"healthy": "Healthy: ", "expiring": "WaitingForWindow: ", "expired": "Expired: ", "optout": "OptedOut: "} {
 			if s := statusOf(sh, "c", c); !strings.HasPrefix(s, want) {
