@@ -211,7 +211,7 @@ func (o *recoverOptions) Run(ctx context.Context) error {
 	}
 	defer dialer.Close()
 	res, err := recovery.Run(ctx, recovery.Options{
-		Client: r.Client(), Dialer: dialer,
+		Client: r.Client(), Dialer: dialer, ClusterAPIVersion: before.ClusterAPIVersion,
 		NodeTimeout: o.nodeTimeout, StaticPodWait: o.staticPodWait,
 		Fault: o.fault, Log: o.logf,
 	}, *plan)
@@ -219,6 +219,11 @@ func (o *recoverOptions) Run(ctx context.Context) error {
 	if o.output == "table" && res != nil && len(res.Nodes) > 0 {
 		fmt.Fprintln(o.Out)
 		o.writeNodes(res)
+	}
+	if res != nil {
+		for _, w := range res.Warnings {
+			fmt.Fprintf(o.ErrOut, "warning: %s\n", w)
+		}
 	}
 	if err != nil {
 		return finish(err)

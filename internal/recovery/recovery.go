@@ -58,6 +58,9 @@ type Options struct {
 	Client client.Client
 	// Dialer reaches the cluster's nodes over SSH.
 	Dialer *remote.Dialer
+	// ClusterAPIVersion is the Cluster API version the Supervisor serves
+	// (v1beta1, v1beta2), for the KubeadmConfig annotation; empty skips it.
+	ClusterAPIVersion string
 	// NodeTimeout bounds the wait for a node's API server to serve the
 	// renewed certificate (default DefaultNodeTimeout).
 	NodeTimeout time.Duration
@@ -100,6 +103,8 @@ type Result struct {
 	Cluster         string       `json:"cluster"`
 	Nodes           []NodeResult `json:"nodes"`
 	SecretRefreshed bool         `json:"secretRefreshed"`
+	// Warnings do not fail the recovery.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // StepError reports the step and node where recovery stopped.
@@ -182,6 +187,15 @@ func Run(ctx context.Context, o Options, plan Plan) (*Result, error) {
 		}
 		if err := r.recoverNode(ctx, np, &res.Nodes[i]); err != nil {
 			return res, err
+		}
+		if np.RenewPKI && o.ClusterAPIVersion != "" {
+			removed, err := forgetRecordedExpiry(ctx, o.Client, o.ClusterAPIVersion, plan.Namespace, plan.Cluster, np.Name)
+			switch {
+			case err != nil:
+				res.Warnings = append(res.Warnings, fmt.Sprintf("node %s: Cluster API still records the old expiry: %v; remove annotation %s from the machine's KubeadmConfig by hand", np.Name, err, CertificatesExpiryAnnotation))
+			case removed:
+				o.Log("%s: removed %s from its KubeadmConfig, so that Cluster API reads the new expiry", np.Name, CertificatesExpiryAnnotation)
+			}
 		}
 	}
 	if plan.RefreshSecret {
