@@ -144,8 +144,9 @@ echo started
 }
 
 // restoreScript puts the backup back: /etc/kubernetes (but its backups)
-// and /var/lib/kubelet/pki become the backup's copies again, with the
-// static pod manifests (moved out by stopScript first) among them.
+// and /var/lib/kubelet/pki become the backup's copies again. The static pod
+// manifests (moved out by stopScript first) come back last, once every file
+// the pods read is in place.
 func restoreScript(dir string) string {
 	return scriptHeader + fmt.Sprintf(`B=%s
 [ -d "$B/kubernetes" ] || { echo "backup $B/kubernetes not found" >&2; exit 3; }
@@ -155,15 +156,23 @@ for f in * .[!.]*; do
   case "$f" in tkgcert-*) continue ;; esac
   rm -rf "$f"
 done
-cp -a "$B/kubernetes/." %s/
+for f in "$B"/kubernetes/* "$B"/kubernetes/.[!.]*; do
+  [ -e "$f" ] || [ -L "$f" ] || continue
+  [ "$f" = "$B/kubernetes/manifests" ] && continue
+  cp -a "$f" %s/
+done
 if [ -d "$B/kubelet-pki" ]; then
   find %s -mindepth 1 -maxdepth 1 -exec rm -rf {} +
   cp -a "$B/kubelet-pki/." %s/
 fi
+sync
+if [ -d "$B/kubernetes/manifests" ]; then
+  cp -a "$B/kubernetes/manifests" %s/
+fi
 rm -rf %s
 sync
 echo restored
-`, shq(dir), kubernetesDir, kubernetesDir, kubeletPKIDir, kubeletPKIDir, stoppedDir)
+`, shq(dir), kubernetesDir, kubernetesDir, kubeletPKIDir, kubeletPKIDir, kubernetesDir, stoppedDir)
 }
 
 // kubeletRestartScript restarts the kubelet where systemd runs it, so that
