@@ -268,7 +268,11 @@ func (o *recoverOptions) Run(ctx context.Context) error {
 		return err
 	}
 	o.logf("Rotating %s/%s, as tkgcert rotate does", ns, o.cluster)
-	rot := &rotateOptions{Streams: o.Streams, kube: o.kube, ssh: o.ssh, yes: true, timeout: o.rotateTimeout, cluster: o.cluster}
+	streams := o.Streams
+	if o.output == "json" {
+		streams.Out = o.ErrOut // stdout holds the JSON document alone
+	}
+	rot := &rotateOptions{Streams: streams, kube: o.kube, ssh: o.ssh, yes: true, timeout: o.rotateTimeout, cluster: o.cluster}
 	if err := rot.rotateOne(ctx, cfg, r, sshOpts, ns); err != nil {
 		return fmt.Errorf("the cluster was recovered, but the rotation that followed failed: %w", err)
 	}

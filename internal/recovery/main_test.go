@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tkgcert/tkgcert/internal/capi"
 	"github.com/tkgcert/tkgcert/internal/pki"
+	"github.com/tkgcert/tkgcert/internal/testenv"
 )
 
 // Fixtures generated once: a cluster's CAs, and a control-plane node whose
@@ -25,7 +27,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	// A real API server with Cluster API's CRDs for the Supervisor side.
+	os.Exit(testenv.Main(m, capi.V1Beta1, capi.V1Beta2))
 }
 
 func setup() error {

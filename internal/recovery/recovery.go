@@ -366,12 +366,34 @@ func RenewKubeconfig(data []byte, ca *pki.KeyPair, now time.Time) ([]byte, error
 // updateSecret writes the renewed kubeconfig into the secret's data.value,
 // in place: metadata, labels, owner references and type stay as Cluster API
 // made them, and the update carries the resourceVersion read before.
+//
+// When the secret changed in between (Cluster API regenerating it, say),
+// it is read again: a valid certificate there is left alone; an expired one
+// is renewed from what is there now, once more.
 func (r *run) updateSecret(ctx context.Context) error {
 	sec := r.secret.DeepCopy()
 	sec.Data["value"] = r.newKC
 	err := r.o.Client.Update(ctx, sec)
-	if apierrors.IsConflict(err) {
-		return fmt.Errorf("the secret changed since it was read (Cluster API may have regenerated it): %w", err)
+	if !apierrors.IsConflict(err) {
+		return err
 	}
-	return err
+	name := r.plan.Cluster + source.KubeconfigSecretSuffix
+	sec, err = getSecret(ctx, r.o.Client, r.plan.Namespace, name)
+	if err != nil {
+		return err
+	}
+	cert, err := source.KubeconfigClientCert(sec.Data["value"])
+	if err == nil && r.now().Before(cert.NotAfter) {
+		r.o.Log("Secret %s/%s changed meanwhile and its certificate is valid until %s: leaving it", r.plan.Namespace, name, cert.NotAfter.UTC().Format(time.RFC3339))
+		return nil
+	}
+	data, err := RenewKubeconfig(sec.Data["value"], r.cas[certs.CAName], r.now())
+	if err != nil {
+		return err
+	}
+	sec.Data["value"] = data
+	if err := r.o.Client.Update(ctx, sec); err != nil {
+		return fmt.Errorf("the secret keeps changing (is something else rewriting it?): %w", err)
+	}
+	return nil
 }
