@@ -73,6 +73,16 @@ func TestRecover(t *testing.T) {
 			t.Fatalf("before recovery the workload API answered (or failed otherwise): %v\n%s", err, out)
 		}
 
+		// kubeadm on the node reads the cluster's configuration with
+		// admin.conf, and falls back to defaults when the API rejects it.
+		kubeadmReads := func() (string, bool) {
+			out := onNode(sh, key, addrs[0], "kubeadm certs check-expiration 2>&1")
+			return out, !strings.Contains(out, "Falling back") && strings.Contains(out, `Reading configuration from the "kubeadm-config" ConfigMap`)
+		}
+		if out, ok := kubeadmReads(); ok {
+			t.Fatalf("before recovery kubeadm read the cluster with admin.conf:\n%s", out)
+		}
+
 		// A dry run shows the plan and changes nothing.
 		out, errOut, code := runTkgcert(t, kc, "recover", "-n", "s", "old", "--dry-run")
 		if code != 0 || !strings.Contains(out, "Dry run: nothing was changed.") || !strings.Contains(out, "renew leaf certificates and kubeconfigs, restart static pods") ||
@@ -120,6 +130,9 @@ func TestRecover(t *testing.T) {
 			if got := onNode(sh, key, a, "ls -d /etc/kubernetes/tkgcert-backup-*/kubernetes/pki/apiserver.crt"); got == "" {
 				t.Errorf("no backup on %s", a)
 			}
+		}
+		if out, ok := kubeadmReads(); !ok {
+			t.Errorf("after recovery kubeadm cannot read the cluster with the renewed admin.conf:\n%s", out)
 		}
 		if got := sh.run(secretMeta); got != metaBefore {
 			t.Errorf("the secret's type, labels or owners changed:\n%s\n%s", metaBefore, got)
