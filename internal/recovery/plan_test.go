@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"bytes"
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -173,3 +174,16 @@ func TestVerify(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestRunRefusesBeforeTouchingAnything(t *testing.T) {
+	past := now.Add(-time.Hour)
+	p := BuildPlan(report(past, past, past, past, past, past), now)
+	// Neither a Supervisor client nor a dialer: nothing may be reached.
+	if _, err := Run(context.Background(), Options{Fault: Fault{Node: "cp-9", Step: StepAPIServer}}, p); err == nil || !strings.Contains(err.Error(), "name a node of the plan") {
+		t.Errorf("fault on an unknown node: %v", err)
+	}
+	p.Problems = []string{"node cp-2 could not be read: timeout"}
+	if _, err := Run(context.Background(), Options{}, p); err == nil || !strings.Contains(err.Error(), "nothing was changed:\n  - node cp-2 could not be read") {
+		t.Errorf("plan with problems: %v", err)
+	}
+}

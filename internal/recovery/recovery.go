@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -168,6 +169,9 @@ func Run(ctx context.Context, o Options, plan Plan) (*Result, error) {
 	}
 	if len(plan.Problems) > 0 {
 		return nil, fmt.Errorf("not recovering %s/%s, nothing was changed:\n  - %s", plan.Namespace, plan.Cluster, strings.Join(plan.Problems, "\n  - "))
+	}
+	if o.Fault.Node != "" && !slices.ContainsFunc(plan.Nodes, func(n NodePlan) bool { return n.Name == o.Fault.Node && n.Touched() }) {
+		return nil, fmt.Errorf("--inject-fault: recovery does nothing on a node %s, so no fault could happen there: name a node of the plan", o.Fault.Node)
 	}
 	r := &run{o: o, plan: plan, started: o.Now()}
 	res := &Result{Namespace: plan.Namespace, Cluster: plan.Cluster}
