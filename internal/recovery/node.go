@@ -12,10 +12,6 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-
 	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/pki"
 	"github.com/tkgcert/tkgcert/internal/remote"
@@ -246,15 +242,19 @@ func (n *nodeRun) stopPods(ctx context.Context) error {
 }
 
 // waitAPIServer waits until the node's API server presents want and, with
-// answer, answers an authenticated request over a verified connection. A
-// restored node serves its old, expired certificate again, which no verifying
-// client accepts: the certificate alone shows it is back as it was.
+// answer, answers an authenticated request (GET /livez/ping) over a
+// connection verified against the cluster CA. A restored node serves its
+// old, expired certificate again, which no verifying client accepts: the
+// certificate alone shows it is back as it was.
+//
+// The per-node check does not need etcd: with stacked etcd whose peer
+// certificates expired, the first renewed node's etcd cannot rejoin its
+// peers (they still present expired certificates) until a second node is
+// renewed. Reads that need etcd are checked after the last control-plane
+// node (waitReads).
 func (n *nodeRun) waitAPIServer(ctx context.Context, want *x509.Certificate, answer bool, timeout time.Duration) error {
 	addr := net.JoinHostPort(n.plan.Address, "6443")
-	cfg := rest.CopyConfig(n.r.probe)
-	cfg.Host = "https://" + addr
-	cfg.Timeout = 10 * time.Second
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := n.r.nodeClient(n.plan.Address)
 	if err != nil {
 		return err
 	}
@@ -270,7 +270,7 @@ func (n *nodeRun) waitAPIServer(ctx context.Context, want *x509.Certificate, ans
 		case !answer:
 			return nil
 		default:
-			_, err := cs.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
+			_, err := cs.Discovery().RESTClient().Get().AbsPath("/livez/ping").DoRaw(ctx)
 			if err == nil {
 				return nil
 			}

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -202,6 +205,9 @@ func Run(ctx context.Context, o Options, plan Plan) (*Result, error) {
 			}
 		}
 	}
+	if err := r.waitReads(ctx); err != nil {
+		return res, err
+	}
 	if plan.RefreshSecret {
 		o.Log("Refreshing the client certificate of secret %s/%s-kubeconfig", plan.Namespace, plan.Cluster)
 		if err := r.updateSecret(ctx); err != nil {
@@ -284,6 +290,58 @@ func (r *run) recoverNode(ctx context.Context, np NodePlan, res *NodeResult) err
 		log("kubelet client certificate renewed (kubelet: %s)", res.Kubelet)
 	}
 	res.Status = "recovered"
+	return nil
+}
+
+// nodeClient is a client of one node's API server with the recovery's
+// identity (the kubeconfig secret's user, its certificate renewed when it
+// had expired), verifying the node's certificate against the cluster CA.
+func (r *run) nodeClient(address string) (kubernetes.Interface, error) {
+	cfg := rest.CopyConfig(r.probe)
+	cfg.Host = "https://" + net.JoinHostPort(address, "6443")
+	cfg.Timeout = 10 * time.Second
+	return kubernetes.NewForConfig(cfg)
+}
+
+// waitReads waits until the API server of every renewed control-plane node
+// answers a read, which needs etcd: with stacked etcd the renewed members
+// form a quorum again only once enough of them run with renewed peer
+// certificates, so this is checked after the last node. A failure here
+// restores nothing (every node was renewed, and the old certificates are
+// expired); the backups stay on the nodes.
+func (r *run) waitReads(ctx context.Context) error {
+	var nodes []NodePlan
+	for _, n := range r.plan.Nodes {
+		if n.RenewPKI {
+			nodes = append(nodes, n)
+		}
+	}
+	if len(nodes) == 0 {
+		return nil
+	}
+	r.o.Log("Waiting for the API server of every renewed control-plane node to answer reads (etcd quorum)")
+	deadline := time.Now().Add(r.o.NodeTimeout)
+	for _, n := range nodes {
+		cs, err := r.nodeClient(n.Address)
+		if err != nil {
+			return err
+		}
+		for {
+			_, err := cs.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("every control-plane node was renewed, but the API server on node %s (%s) does not answer reads after %s: %v; "+
+					"check etcd on the control-plane nodes (its peers must all run with renewed certificates); the backups are on the nodes", n.Name, n.Address, r.o.NodeTimeout, err)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Second):
+			}
+		}
+	}
 	return nil
 }
 
