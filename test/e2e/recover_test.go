@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tkgcert/tkgcert/internal/recovery"
 )
 
 // cpNodes lists a cluster's control-plane machines (named as their nodes)
@@ -89,6 +92,17 @@ func TestRecover(t *testing.T) {
 			!strings.Contains(out, "refresh the client certificate of secret s/old-kubeconfig") {
 			t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
 		}
+		out, _, code = runTkgcert(t, kc, "recover", "-n", "s", "old", "--dry-run", "-o", "json")
+		var doc struct {
+			Plan   recovery.Plan    `json:"plan"`
+			Result *recovery.Result `json:"result"`
+		}
+		if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
+			t.Fatalf("dry run -o json: exit %d, %v\n%s", code, err, out)
+		}
+		if len(doc.Plan.Nodes) != 4 || !doc.Plan.RefreshSecret || !doc.Plan.Nodes[0].RenewPKI || !doc.Plan.Nodes[3].RenewKubelet || doc.Result != nil {
+			t.Errorf("dry run -o json: %+v", doc)
+		}
 		for _, a := range addrs {
 			if got := servedSerial(sh, a); got != serialsBefore[a] {
 				t.Errorf("dry run changed the certificate on %s", a)
@@ -103,6 +117,9 @@ func TestRecover(t *testing.T) {
 		t.Logf("recover took %s", time.Since(start).Round(time.Second))
 		if code != 0 || !strings.Contains(out, "s/old: recovered") || !strings.Contains(out, "tkgcert rotate -n s old") {
 			t.Fatalf("recover: exit %d\n%s\n%s", code, out, errOut)
+		}
+		if strings.Contains(out+errOut, "PRIVATE KEY") || strings.Contains(out+errOut, "client-key-data") {
+			t.Fatal("recover printed private key material")
 		}
 		for _, n := range names {
 			if !regexp.MustCompile(n + ` +recovered +/etc/kubernetes/tkgcert-backup-\d{8}T\d{6}Z`).MatchString(out) {
