@@ -37,8 +37,9 @@ kubectl's flags and also works as a kubectl plugin (kubectl tkgcert ...).
   tkgcert clusters -A                          earliest expiry of every cluster
   tkgcert check -n NAMESPACE CLUSTER           every certificate, as kubeadm shows it
   tkgcert rotate -n NAMESPACE CLUSTER          renew by rolling the control plane, verified
-  tkgcert supervisor check --vcenter HOST      Supervisor, ESXi and vCenter certificates (VMCA)
+  tkgcert recover -n NAMESPACE CLUSTER         renew expired certificates in place, then rotate
   tkgcert controller                           rotate automatically before expiry, with metrics
+  tkgcert supervisor check --vcenter HOST      Supervisor, ESXi and vCenter certificates (VMCA)
   tkgcert lab up                               a simulated Supervisor to try it on`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -49,8 +50,8 @@ kubectl's flags and also works as a kubectl plugin (kubectl tkgcert ...).
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
-	root.AddCommand(newVersionCommand(streams), newClustersCommand(streams), newCheckCommand(streams), newRotateCommand(streams), newKubeletCommand(streams), newControllerCommand(streams), newLabCommand(streams))
-	root.AddCommand(newSupervisorCommand(streams))
+	root.AddCommand(newVersionCommand(streams), newClustersCommand(streams), newCheckCommand(streams), newRotateCommand(streams), newRecoverCommand(streams),
+		newKubeletCommand(streams), newControllerCommand(streams), newSupervisorCommand(streams), newLabCommand(streams))
 	return root
 }
 

@@ -134,9 +134,12 @@ func (c *cluster) initialValidity(now time.Time) pki.Validity {
 	return pki.Validity{NotBefore: notAfter.Add(-leafLifetime), NotAfter: notAfter}
 }
 
-// freshValidity is what a newly provisioned machine gets: a year from now.
+// freshValidity is what a newly provisioned machine gets, as kubeadm makes
+// it (KubeadmCert.GetConfig): NotBefore backdated five minutes, NotAfter a
+// year from now. A certificate renewed in place (tkgcert recover) a minute
+// before a machine is provisioned must not outlive the new machine's.
 func freshValidity(now time.Time) pki.Validity {
-	return pki.ValidFor(now.Add(-pki.Backdate), leafLifetime)
+	return pki.Validity{NotBefore: now.Add(-pki.Backdate), NotAfter: now.Add(leafLifetime)}
 }
 
 // sshPrivateKeyPEM is the cluster's SSH key in the OpenSSH format that the
