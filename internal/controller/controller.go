@@ -122,10 +122,13 @@ func (c *Controller) Start(ctx context.Context) error {
 		"maxConcurrentRotations", c.o.MaxConcurrentRotations, "dryRun", c.o.DryRun, "namespace", c.o.Namespace, "clusterAPIVersion", c.reader.Version())
 	defer c.wg.Wait()
 	for {
-		if err := c.Pass(ctx); err != nil && ctx.Err() == nil {
-			c.log.Error(err, "Inventory pass failed")
-		}
 		wait := c.o.Resync + time.Duration(rand.Int64N(int64(c.o.Resync/10)+1))
+		if err := c.Pass(ctx); err != nil && ctx.Err() == nil {
+			// A pass that could not read the fleet is retried soon, not
+			// after a whole resync period.
+			wait = min(wait, time.Minute)
+			c.log.Error(err, "Inventory pass failed; retrying", "after", wait)
+		}
 		select {
 		case <-ctx.Done():
 			c.log.Info("Stopping; rollouts under way continue on the Supervisor")
@@ -168,15 +171,17 @@ type item struct {
 func (c *Controller) Pass(ctx context.Context) error {
 	start := time.Now()
 	c.log.V(2).Info("Inventory pass starting")
-	rep, err := inventory.Run(ctx, c.reader, c.inventoryOptions())
-	if err != nil {
-		c.metrics.CheckErrorsTotal.WithLabelValues("", "").Inc()
-		return fmt.Errorf("inventory: %w", err)
-	}
 	clusters, err := c.reader.Clusters(ctx, c.o.Namespace, nil)
 	if err != nil {
 		c.metrics.CheckErrorsTotal.WithLabelValues("", "").Inc()
 		return fmt.Errorf("reading the clusters: %w", err)
+	}
+	if sel := c.o.Selector; sel != nil && !sel.Empty() {
+		clusters = slices.DeleteFunc(clusters, func(cl fleet.Cluster) bool { return !sel.Matches(labels.Set(cl.Labels)) })
+	}
+	rep := inventory.RunFor(ctx, c.reader, clusters, c.inventoryOptions())
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	byKey := map[string]*fleet.Cluster{}
 	for i := range clusters {
@@ -252,6 +257,22 @@ func (c *Controller) rotate(ctx context.Context, it *item, now time.Time, active
 	if *active >= c.o.MaxConcurrentRotations {
 		log.V(2).Info("Rotation due; waiting for a rotation slot", "underWay", *active)
 		it.d.Reason += fmt.Sprintf("; waiting for a rotation slot (%d of %d under way)", *active, c.o.MaxConcurrentRotations)
+		return
+	}
+	// The pass read the cluster before inventorying the fleet, which may
+	// take minutes: decide again on a fresh read before acting.
+	fresh, err := c.reader.Clusters(ctx, it.cl.Namespace, []string{it.cl.Name})
+	if err != nil {
+		it.d.State, it.d.Reason = RotationBlocked, "reading the cluster before rotating: "+err.Error()
+		return
+	}
+	now = c.now(ctx)
+	it.cl = &fresh[0]
+	if it.d = c.o.Policy.Decide(it.cl, it.cr, now); it.d.State != RotationDue {
+		if it.d.State == Rotating {
+			*active++
+			c.follow(ctx, it.cl, it.cr, rollout.AttachTime(it.cl, now), false)
+		}
 		return
 	}
 	if problems := rollout.Preflight(ctx, c.reader.Client(), it.cl, it.cr, now); len(problems) > 0 {

@@ -6,7 +6,10 @@ import (
 	"sort"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -175,53 +178,77 @@ func (r *Reader) Version() capi.APIVersion { return r.version }
 // Client is the Supervisor client.
 func (r *Reader) Client() client.Client { return r.c }
 
-func (r *Reader) list(ctx context.Context, group, kind, namespace string) ([]unstructured.Unstructured, error) {
-	l := &unstructured.UnstructuredList{}
-	l.SetAPIVersion(group + "/" + string(r.version))
-	l.SetKind(kind + "List")
-	var opts []client.ListOption
-	if namespace != "" {
-		opts = append(opts, client.InNamespace(namespace))
-	}
-	if err := r.c.List(ctx, l, opts...); err != nil {
-		where := "all namespaces"
-		if namespace != "" {
-			where = "namespace " + namespace
+// pageSize bounds each list response: a large fleet is read in pages,
+// each converted and dropped before the next, so memory does not hold a
+// whole fleet of decoded objects at once.
+var pageSize int64 = 250
+
+// each calls fn for every object of kind in namespace ("" for all), page by
+// page. A busy API server may answer a page with a timeout (its watch cache
+// behind the continue token's resource version) or expire the token: the
+// list starts over, a few times, with fn's results reset by reset.
+func (r *Reader) each(ctx context.Context, group, kind, namespace string, sel labels.Selector, reset func(), fn func(*unstructured.Unstructured)) error {
+	var err error
+	for attempt := range 4 {
+		if attempt > 0 {
+			reset()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(attempt) * 2 * time.Second):
+			}
 		}
-		return nil, fmt.Errorf("listing %s in %s: %w", kind, where, err)
+		if err = r.eachOnce(ctx, group, kind, namespace, sel, fn); err == nil || !(apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsResourceExpired(err) || apierrors.IsGone(err) || apierrors.IsTooManyRequests(err)) {
+			return err
+		}
 	}
-	return l.Items, nil
+	return err
+}
+
+func (r *Reader) eachOnce(ctx context.Context, group, kind, namespace string, sel labels.Selector, fn func(*unstructured.Unstructured)) error {
+	cont := ""
+	for {
+		l := &unstructured.UnstructuredList{}
+		l.SetAPIVersion(group + "/" + string(r.version))
+		l.SetKind(kind + "List")
+		opts := []client.ListOption{client.Limit(pageSize)}
+		if namespace != "" {
+			opts = append(opts, client.InNamespace(namespace))
+		}
+		if cont != "" {
+			opts = append(opts, client.Continue(cont))
+		}
+		if sel != nil {
+			opts = append(opts, client.MatchingLabelsSelector{Selector: sel})
+		}
+		if err := r.c.List(ctx, l, opts...); err != nil {
+			where := "all namespaces"
+			if namespace != "" {
+				where = "namespace " + namespace
+			}
+			return fmt.Errorf("listing %s in %s: %w", kind, where, err)
+		}
+		for i := range l.Items {
+			fn(&l.Items[i])
+		}
+		if cont = l.GetContinue(); cont == "" {
+			return nil
+		}
+	}
 }
 
 // Clusters lists the clusters in namespace ("" for all), optionally only
 // the named ones (an unknown name is an error), sorted by namespace/name.
 func (r *Reader) Clusters(ctx context.Context, namespace string, names []string) ([]Cluster, error) {
-	cls, err := r.list(ctx, "cluster.x-k8s.io", "Cluster", namespace)
-	if err != nil {
-		return nil, err
-	}
-	kcps, err := r.list(ctx, ControlPlaneGroup, "KubeadmControlPlane", namespace)
-	if err != nil {
-		return nil, err
-	}
-	machines, err := r.list(ctx, "cluster.x-k8s.io", "Machine", namespace)
-	if err != nil {
-		return nil, err
-	}
-	mds, err := r.list(ctx, "cluster.x-k8s.io", "MachineDeployment", namespace)
-	if err != nil {
-		return nil, err
-	}
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
 	}
 	byKey := map[string]*Cluster{}
 	var out []*Cluster
-	for i := range cls {
-		u := &cls[i]
+	err := r.each(ctx, "cluster.x-k8s.io", "Cluster", namespace, nil, func() { byKey, out = map[string]*Cluster{}, nil }, func(u *unstructured.Unstructured) {
 		if len(want) > 0 && !want[u.GetName()] {
-			continue
+			return
 		}
 		c := &Cluster{Namespace: u.GetNamespace(), Name: u.GetName(), UID: string(u.GetUID()),
 			Labels: u.GetLabels(), Annotations: u.GetAnnotations(), APIVersion: r.version,
@@ -231,6 +258,9 @@ func (r *Reader) Clusters(ctx context.Context, namespace string, names []string)
 		}
 		byKey[c.Key()] = c
 		out = append(out, c)
+	})
+	if err != nil {
+		return nil, err
 	}
 	for _, n := range names {
 		found := false
@@ -245,28 +275,52 @@ func (r *Reader) Clusters(ctx context.Context, namespace string, names []string)
 			return nil, fmt.Errorf("cluster %q not found in %s", n, where)
 		}
 	}
-	for i := range kcps {
-		u := &kcps[i]
-		c := byKey[u.GetNamespace()+"/"+u.GetLabels()[ClusterNameLabel]]
-		if c == nil {
-			continue
+	// Named clusters: list only their objects (a follower re-reads one
+	// cluster on every event, in a namespace that may hold hundreds).
+	var sel labels.Selector
+	if len(names) > 0 {
+		req, err := labels.NewRequirement(ClusterNameLabel, selection.In, names)
+		if err != nil {
+			return nil, fmt.Errorf("cluster names %v: %w", names, err)
 		}
-		c.ControlPlane = r.controlPlane(u)
+		sel = labels.NewSelector().Add(*req)
 	}
-	for i := range mds {
-		u := &mds[i]
-		if c := byKey[u.GetNamespace()+"/"+u.GetLabels()[ClusterNameLabel]]; c != nil {
+	owner := func(u *unstructured.Unstructured) *Cluster {
+		return byKey[u.GetNamespace()+"/"+u.GetLabels()[ClusterNameLabel]]
+	}
+	if err := r.each(ctx, ControlPlaneGroup, "KubeadmControlPlane", namespace, sel, func() {
+		for _, c := range out {
+			c.ControlPlane = ControlPlane{}
+		}
+	}, func(u *unstructured.Unstructured) {
+		if c := owner(u); c != nil {
+			c.ControlPlane = r.controlPlane(u)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if err := r.each(ctx, "cluster.x-k8s.io", "MachineDeployment", namespace, sel, func() {
+		for _, c := range out {
+			c.MachineDeployments = nil
+		}
+	}, func(u *unstructured.Unstructured) {
+		if c := owner(u); c != nil {
 			c.MachineDeployments = append(c.MachineDeployments, MachineDeployment{Name: u.GetName(),
 				Replicas: int32(int64Field(u, "spec", "replicas")), RolloutAfter: RolloutAfter(u, r.version), ResourceVersion: u.GetResourceVersion()})
 		}
+	}); err != nil {
+		return nil, err
 	}
-	for i := range machines {
-		u := &machines[i]
-		c := byKey[u.GetNamespace()+"/"+u.GetLabels()[ClusterNameLabel]]
-		if c == nil {
-			continue
+	if err := r.each(ctx, "cluster.x-k8s.io", "Machine", namespace, sel, func() {
+		for _, c := range out {
+			c.Machines = nil
 		}
-		c.Machines = append(c.Machines, machine(u))
+	}, func(u *unstructured.Unstructured) {
+		if c := owner(u); c != nil {
+			c.Machines = append(c.Machines, machine(u))
+		}
+	}); err != nil {
+		return nil, err
 	}
 	result := make([]Cluster, 0, len(out))
 	for _, c := range out {

@@ -48,6 +48,19 @@ type Options struct {
 // leave nothing to report (the Supervisor unreachable, a named cluster not
 // found); everything else is recorded in the report.
 func Run(ctx context.Context, r *fleet.Reader, o Options) (*Report, error) {
+	clusters, err := r.Clusters(ctx, o.Namespace, o.Clusters)
+	if err != nil {
+		return nil, err
+	}
+	if o.Selector != nil && !o.Selector.Empty() {
+		clusters = slices.DeleteFunc(clusters, func(c fleet.Cluster) bool { return !o.Selector.Matches(labels.Set(c.Labels)) })
+	}
+	return RunFor(ctx, r, clusters, o), ctx.Err()
+}
+
+// RunFor inventories clusters already read with r (o's scope fields are
+// not consulted), for a caller that needs the clusters too.
+func RunFor(ctx context.Context, r *fleet.Reader, clusters []fleet.Cluster, o Options) *Report {
 	if o.Parallel <= 0 {
 		o.Parallel = DefaultParallel
 	}
@@ -59,13 +72,6 @@ func Run(ctx context.Context, r *fleet.Reader, o Options) (*Report, error) {
 	}
 	if o.Source == "" {
 		o.Source = source.SSH
-	}
-	clusters, err := r.Clusters(ctx, o.Namespace, o.Clusters)
-	if err != nil {
-		return nil, err
-	}
-	if o.Selector != nil && !o.Selector.Empty() {
-		clusters = slices.DeleteFunc(clusters, func(c fleet.Cluster) bool { return !o.Selector.Matches(labels.Set(c.Labels)) })
 	}
 	now := o.Now()
 	rep := &Report{APIVersion: APIVersion, Kind: Kind, GeneratedAt: now.UTC(), Source: string(o.Source),
@@ -125,7 +131,7 @@ func Run(ctx context.Context, r *fleet.Reader, o Options) (*Report, error) {
 	}
 	clustersWG.Wait()
 	nodesWG.Wait()
-	return rep, ctx.Err()
+	return rep
 }
 
 // prepareCluster reads a cluster's Supervisor secrets and works out its nodes.
