@@ -181,7 +181,7 @@ func (r *Reader) Client() client.Client { return r.c }
 // pageSize bounds each list response: a large fleet is read in pages,
 // each converted and dropped before the next, so memory does not hold a
 // whole fleet of decoded objects at once.
-var pageSize int64 = 250
+var pageSize int64 = 500
 
 // each calls fn for every object of kind in namespace ("" for all), page by
 // page. A busy API server may answer a page with a timeout (its watch cache

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
@@ -500,6 +501,9 @@ func (c *cluster) updateStatuses(ctx context.Context, kcpT, mdT triggers) error 
 			a.condition("Paused", kcpT.paused, "", "", now),
 		}
 	}
+	if cur, err := c.getCached(ctx, "KubeadmControlPlane", c.kcpName); err == nil {
+		keepTransitionTimes(cur, kcpStatus)
+	}
 	if err := a.patchStatus(ctx, a.apiVersion(controlPlaneGroup), "KubeadmControlPlane", ns, c.kcpName, kcpStatus); err != nil {
 		return err
 	}
@@ -562,6 +566,9 @@ func (c *cluster) updateStatuses(ctx context.Context, kcpT, mdT triggers) error 
 			a.condition("InfrastructureReady", true, "", "", now),
 			a.condition("RollingOut", rollingOut, "", "", now),
 		}
+	}
+	if cur, err := c.getCached(ctx, "Cluster", c.spec.Name); err == nil {
+		keepTransitionTimes(cur, clStatus)
 	}
 	return a.patchStatus(ctx, a.apiVersion(clusterGroup), "Cluster", ns, c.spec.Name, clStatus)
 }
@@ -627,4 +634,28 @@ func (c *cluster) kubeadmConfigExpiry(ctx context.Context, m *machine) error {
 	a := c.lab.api
 	return a.patch(ctx, a.apiVersion(bootstrapGroup), "KubeadmConfig", c.spec.Namespace, m.name,
 		obj{"metadata": obj{"annotations": obj{certExpiryAnnotation: rfc3339(m.node.certNotAfter)}}})
+}
+
+// keepTransitionTimes gives each condition of status whose status did not
+// change the lastTransitionTime it has on cur, as Cluster API does. A fresh
+// time on every reconcile would change the object every second, and each
+// change wakes the reconciler again: a loop of one patch per cluster per
+// second, which a 1000-cluster lab cannot afford.
+func keepTransitionTimes(cur *unstructured.Unstructured, status obj) {
+	conds, _ := status["conditions"].([]any)
+	old, _, _ := unstructured.NestedSlice(cur.Object, "status", "conditions")
+	for _, c := range conds {
+		nc, ok := c.(obj)
+		if !ok {
+			continue
+		}
+		for _, o := range old {
+			oc, ok := o.(map[string]any)
+			if ok && oc["type"] == nc["type"] && oc["status"] == nc["status"] {
+				if t, ok := oc["lastTransitionTime"].(string); ok {
+					nc["lastTransitionTime"] = t
+				}
+			}
+		}
+	}
 }
