@@ -124,14 +124,8 @@ func (o *checkOptions) Complete(args []string) error {
 	if o.format, err = report.ParseFormat(o.output); err != nil {
 		return err
 	}
-	if o.warn, err = duration.Parse(o.warnS); err != nil {
-		return fmt.Errorf("--warn: %w", err)
-	}
-	if o.critical, err = duration.Parse(o.criticalS); err != nil {
-		return fmt.Errorf("--critical: %w", err)
-	}
-	if o.critical > o.warn {
-		return fmt.Errorf("--critical (%s) must not exceed --warn (%s)", o.criticalS, o.warnS)
+	if o.warn, o.critical, err = thresholds(o.warnS, o.criticalS); err != nil {
+		return err
 	}
 	if o.parallel < 1 {
 		return fmt.Errorf("--parallel must be at least 1")
@@ -187,4 +181,19 @@ func (o *checkOptions) Run(cmd *cobra.Command) error {
 		return &ExitError{Code: v.Code}
 	}
 	return nil
+}
+
+// thresholds parses --warn and --critical, the exit-code thresholds of
+// check and supervisor check.
+func thresholds(warnS, criticalS string) (warn, critical time.Duration, err error) {
+	if warn, err = duration.Parse(warnS); err != nil {
+		return 0, 0, fmt.Errorf("--warn: %w", err)
+	}
+	if critical, err = duration.Parse(criticalS); err != nil {
+		return 0, 0, fmt.Errorf("--critical: %w", err)
+	}
+	if critical > warn {
+		return 0, 0, fmt.Errorf("--critical (%s) must not exceed --warn (%s)", criticalS, warnS)
+	}
+	return warn, critical, nil
 }

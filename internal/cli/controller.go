@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -138,16 +137,8 @@ func (o *controllerOptions) Complete(cmd *cobra.Command) error {
 	o.opts.Source = k
 	if o.supervisor || len(o.vcenters)+len(o.endpoints) > 0 {
 		so := &inventory.SupervisorOptions{Discover: o.supervisor, VCenters: o.vcenters, Endpoints: o.endpoints}
-		for _, file := range o.vmcaRootFiles {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				return fmt.Errorf("--vmca-root: %w (export vCenter's root from https://VCENTER/certs/download.zip)", err)
-			}
-			roots, err := inventory.ParseCertificatesPEM(b)
-			if err != nil {
-				return fmt.Errorf("--vmca-root %s: %w", file, err)
-			}
-			so.VMCARoots = append(so.VMCARoots, roots...)
+		if so.VMCARoots, err = vmcaRoots(o.vmcaRootFiles); err != nil {
+			return err
 		}
 		o.opts.Supervisor = so
 	}

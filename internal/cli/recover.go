@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -145,13 +143,7 @@ func (o *recoverOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	inv := func() (*inventory.ClusterReport, error) {
-		rep, err := inventory.Run(ctx, r, inventory.Options{Namespace: ns, Clusters: []string{o.cluster}, Source: source.SSH, SSH: sshOpts})
-		if err != nil {
-			return nil, err
-		}
-		return &rep.Clusters[0], nil
-	}
+	inv := func() (*inventory.ClusterReport, error) { return inventoryOne(ctx, r, ns, o.cluster, sshOpts) }
 	o.logf("Checking the certificates of %s/%s", ns, o.cluster)
 	before, err := inv()
 	if err != nil {
@@ -197,7 +189,7 @@ func (o *recoverOptions) Run(ctx context.Context) error {
 		return finish(nil)
 	}
 	if !o.yes {
-		if err := o.confirm(); err != nil {
+		if err := confirm(o.Streams, "recovering"); err != nil {
 			return finish(err)
 		}
 	}
@@ -293,16 +285,4 @@ func (o *recoverOptions) writeNodes(res *recovery.Result) {
 	if res.SecretRefreshed {
 		fmt.Fprintf(o.Out, "secret %s/%s-kubeconfig: client certificate refreshed\n", res.Namespace, res.Cluster)
 	}
-}
-
-func (o *recoverOptions) confirm() error {
-	if !isTerminal(o.In) {
-		return errors.New("not recovering without confirmation: run on a terminal, or pass --yes")
-	}
-	fmt.Fprint(o.ErrOut, "Proceed? [y/N] ")
-	line, _ := bufio.NewReader(o.In).ReadString('\n')
-	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
-		return errors.New("not recovering: not confirmed")
-	}
-	return nil
 }

@@ -136,13 +136,7 @@ func (o *rotateOptions) Run(ctx context.Context) error {
 
 // rotateOne runs preflight, trigger, follow and verify for o.cluster in ns.
 func (o *rotateOptions) rotateOne(ctx context.Context, cfg *rest.Config, r *fleet.Reader, sshOpts remote.Options, ns string) error {
-	inv := func() (*inventory.ClusterReport, error) {
-		rep, err := inventory.Run(ctx, r, inventory.Options{Namespace: ns, Clusters: []string{o.cluster}, Source: source.SSH, SSH: sshOpts})
-		if err != nil {
-			return nil, err
-		}
-		return &rep.Clusters[0], nil
-	}
+	inv := func() (*inventory.ClusterReport, error) { return inventoryOne(ctx, r, ns, o.cluster, sshOpts) }
 	o.logf("Checking the certificates of %s/%s", ns, o.cluster)
 	before, err := inv()
 	if err != nil {
@@ -181,7 +175,7 @@ func (o *rotateOptions) rotateOne(ctx context.Context, cfg *rest.Config, r *flee
 			return nil
 		}
 		if !o.yes {
-			if err := o.confirm(); err != nil {
+			if err := confirm(o.Streams, "rotating"); err != nil {
 				return err
 			}
 		}
@@ -329,14 +323,26 @@ func (o *rotateOptions) printPlan(cl *fleet.Cluster, before *inventory.ClusterRe
 	fmt.Fprintf(o.Out, "\n  patch KubeadmControlPlane %s (%s = Supervisor time):\n    %s\n", cl.ControlPlane.Name, field, patch)
 }
 
-func (o *rotateOptions) confirm() error {
-	if !isTerminal(o.In) {
-		return fmt.Errorf("not rotating without confirmation: run on a terminal, or pass --yes")
+// confirm asks on the terminal before a command changes a cluster; what
+// names the action in the refusal ("rotating", "recovering").
+func confirm(st Streams, what string) error {
+	if !isTerminal(st.In) {
+		return fmt.Errorf("not %s without confirmation: run on a terminal, or pass --yes", what)
 	}
-	fmt.Fprint(o.ErrOut, "Proceed? [y/N] ")
-	line, _ := bufio.NewReader(o.In).ReadString('\n')
+	fmt.Fprint(st.ErrOut, "Proceed? [y/N] ")
+	line, _ := bufio.NewReader(st.In).ReadString('\n')
 	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
-		return fmt.Errorf("not rotating: not confirmed")
+		return fmt.Errorf("not %s: not confirmed", what)
 	}
 	return nil
+}
+
+// inventoryOne reads one cluster over SSH, as rotate and recover do before
+// and after they act.
+func inventoryOne(ctx context.Context, r *fleet.Reader, ns, cluster string, sshOpts remote.Options) (*inventory.ClusterReport, error) {
+	rep, err := inventory.Run(ctx, r, inventory.Options{Namespace: ns, Clusters: []string{cluster}, Source: source.SSH, SSH: sshOpts})
+	if err != nil {
+		return nil, err
+	}
+	return &rep.Clusters[0], nil
 }

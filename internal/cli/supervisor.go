@@ -10,7 +10,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/rest"
 
-	"github.com/tkgcert/tkgcert/internal/duration"
 	"github.com/tkgcert/tkgcert/internal/inventory"
 	"github.com/tkgcert/tkgcert/internal/report"
 )
@@ -133,14 +132,8 @@ func (o *supervisorCheckOptions) Complete() error {
 	if o.format, err = report.ParseFormat(o.output); err != nil {
 		return err
 	}
-	if o.warn, err = duration.Parse(o.warnS); err != nil {
-		return fmt.Errorf("--warn: %w", err)
-	}
-	if o.critical, err = duration.Parse(o.criticalS); err != nil {
-		return fmt.Errorf("--critical: %w", err)
-	}
-	if o.critical > o.warn {
-		return fmt.Errorf("--critical (%s) must not exceed --warn (%s)", o.criticalS, o.warnS)
+	if o.warn, o.critical, err = thresholds(o.warnS, o.criticalS); err != nil {
+		return err
 	}
 	if o.parallel < 1 {
 		return fmt.Errorf("--parallel must be at least 1")
@@ -158,18 +151,25 @@ func (o *supervisorCheckOptions) Complete() error {
 		}
 		o.sshKey = b
 	}
-	for _, file := range o.vmcaRootFiles {
+	o.roots, err = vmcaRoots(o.vmcaRootFiles)
+	return err
+}
+
+// vmcaRoots reads the --vmca-root files.
+func vmcaRoots(files []string) ([]*x509.Certificate, error) {
+	var roots []*x509.Certificate
+	for _, file := range files {
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return fmt.Errorf("--vmca-root: %w (export vCenter's root from https://VCENTER/certs/download.zip)", err)
+			return nil, fmt.Errorf("--vmca-root: %w (export vCenter's root from https://VCENTER/certs/download.zip)", err)
 		}
 		certs, err := inventory.ParseCertificatesPEM(b)
 		if err != nil {
-			return fmt.Errorf("--vmca-root %s: %w", file, err)
+			return nil, fmt.Errorf("--vmca-root %s: %w", file, err)
 		}
-		o.roots = append(o.roots, certs...)
+		roots = append(roots, certs...)
 	}
-	return nil
+	return roots, nil
 }
 
 func (o *supervisorCheckOptions) Run(cmd *cobra.Command) error {

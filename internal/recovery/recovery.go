@@ -401,21 +401,13 @@ func (r *run) prepareSecret(ctx context.Context) error {
 // RenewKubeconfig renews the client certificate of a kubeconfig's current
 // user with ca, for the same key, and keeps everything else.
 func RenewKubeconfig(data []byte, ca *pki.KeyPair, now time.Time) ([]byte, error) {
-	cfg, err := clientcmd.Load(data)
+	cfg, user, auth, err := source.KubeconfigUser(data)
 	if err != nil {
-		return nil, fmt.Errorf("not a kubeconfig: %w", err)
-	}
-	kctx, ok := cfg.Contexts[cfg.CurrentContext]
-	if !ok {
-		return nil, errors.New("kubeconfig has no current context")
-	}
-	auth, ok := cfg.AuthInfos[kctx.AuthInfo]
-	if !ok || len(auth.ClientCertificateData) == 0 {
-		return nil, fmt.Errorf("kubeconfig user %q has no embedded client certificate", kctx.AuthInfo)
+		return nil, err
 	}
 	old, err := pki.ParseCertPEM(auth.ClientCertificateData)
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig user %q: %w", kctx.AuthInfo, err)
+		return nil, fmt.Errorf("kubeconfig user %q: %w", user, err)
 	}
 	renewed, err := Renew(old, ca, now)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
@@ -73,20 +74,30 @@ func ReadManagementCertificates(ctx context.Context, c client.Client, namespace,
 	return m
 }
 
-// KubeconfigClientCert returns the client certificate of a kubeconfig's
-// current context.
-func KubeconfigClientCert(data []byte) (*x509.Certificate, error) {
+// KubeconfigUser returns a parsed kubeconfig and the user of its current
+// context, which must embed a client certificate.
+func KubeconfigUser(data []byte) (*clientcmdapi.Config, string, *clientcmdapi.AuthInfo, error) {
 	cfg, err := clientcmd.Load(data)
 	if err != nil {
-		return nil, fmt.Errorf("not a kubeconfig: %v", err)
+		return nil, "", nil, fmt.Errorf("not a kubeconfig: %w", err)
 	}
 	ctx, ok := cfg.Contexts[cfg.CurrentContext]
 	if !ok {
-		return nil, fmt.Errorf("kubeconfig has no current context")
+		return nil, "", nil, fmt.Errorf("kubeconfig has no current context")
 	}
 	auth, ok := cfg.AuthInfos[ctx.AuthInfo]
 	if !ok || len(auth.ClientCertificateData) == 0 {
-		return nil, fmt.Errorf("kubeconfig user %q has no embedded client certificate", ctx.AuthInfo)
+		return nil, "", nil, fmt.Errorf("kubeconfig user %q has no embedded client certificate", ctx.AuthInfo)
+	}
+	return cfg, ctx.AuthInfo, auth, nil
+}
+
+// KubeconfigClientCert returns the client certificate of a kubeconfig's
+// current context.
+func KubeconfigClientCert(data []byte) (*x509.Certificate, error) {
+	_, _, auth, err := KubeconfigUser(data)
+	if err != nil {
+		return nil, err
 	}
 	cs, err := certs.ParseCertificatesPEM(auth.ClientCertificateData)
 	if err != nil || len(cs) == 0 {
