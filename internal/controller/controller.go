@@ -76,6 +76,10 @@ type Controller struct {
 
 	mu        sync.Mutex
 	following map[string]bool // namespace/name of rollouts being followed
+	// concluded is, per namespace/name, the "after" time of the last
+	// rollout followed to its end: a pass that read the cluster while that
+	// rollout was still under way must not follow (and count) it again.
+	concluded map[string]time.Time
 	wg        sync.WaitGroup
 	passes    int
 }
@@ -107,7 +111,7 @@ func New(cfg *rest.Config, reg prometheus.Registerer, o Options) (*Controller, e
 		return nil, err
 	}
 	return &Controller{o: o, cfg: cfg, reader: r, watcher: w, metrics: NewMetrics(reg), log: o.Log.WithName("controller"),
-		following: map[string]bool{}}, nil
+		following: map[string]bool{}, concluded: map[string]time.Time{}}, nil
 }
 
 // NeedLeaderElection makes the manager run the controller on the leader only.
@@ -308,7 +312,8 @@ func (c *Controller) rotate(ctx context.Context, it *item, now time.Time, active
 func (c *Controller) follow(ctx context.Context, cl *fleet.Cluster, before *inventory.ClusterReport, after time.Time, triggered bool) {
 	key := cl.Key()
 	c.mu.Lock()
-	if c.following[key] {
+	// rolloutAfter has second precision.
+	if last, ok := c.concluded[key]; c.following[key] || (ok && last.Equal(after.Truncate(time.Second))) {
 		c.mu.Unlock()
 		return
 	}
@@ -321,12 +326,13 @@ func (c *Controller) follow(ctx context.Context, cl *fleet.Cluster, before *inve
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		defer func() {
-			c.mu.Lock()
-			delete(c.following, key)
-			c.mu.Unlock()
-		}()
-		c.finish(ctx, *cl, before, after)
+		concluded := c.finish(ctx, *cl, before, after)
+		c.mu.Lock()
+		delete(c.following, key)
+		if concluded {
+			c.concluded[key] = after.Truncate(time.Second)
+		}
+		c.mu.Unlock()
 	}()
 }
 
@@ -344,13 +350,16 @@ func oldNodesOnly(cr *inventory.ClusterReport, cl *fleet.Cluster, after time.Tim
 	return &out
 }
 
-func (c *Controller) finish(ctx context.Context, cl fleet.Cluster, before *inventory.ClusterReport, after time.Time) {
+// finish follows a rollout to its end, then inventories, verifies and
+// records the outcome. It returns false when ctx ended first (the next
+// leader attaches).
+func (c *Controller) finish(ctx context.Context, cl fleet.Cluster, before *inventory.ClusterReport, after time.Time) bool {
 	log := c.log.WithValues("cluster", klog.KRef(cl.Namespace, cl.Name))
 	f := &rollout.Follower{Reader: c.reader, Watcher: c.watcher, Resync: c.o.FollowResync,
 		Report: func(s string) { log.V(2).Info("Rollout progress", "event", s) }}
 	done, err := f.Follow(ctx, cl.Namespace, cl.Name, after, c.o.RolloutTimeout)
 	if ctx.Err() != nil {
-		return
+		return false
 	}
 	fail := func(msg string) {
 		c.metrics.RotationsFailed.WithLabelValues(cl.Namespace, cl.Name).Inc()
@@ -361,15 +370,18 @@ func (c *Controller) finish(ctx context.Context, cl fleet.Cluster, before *inven
 	}
 	if err != nil {
 		fail(err.Error())
-		return
+		return true
 	}
 	c.forgetReplaced(before)
 	o := c.inventoryOptions()
 	o.Namespace, o.Clusters, o.Selector = cl.Namespace, []string{cl.Name}, nil
 	rep, err := inventory.Run(ctx, c.reader, o)
 	if err != nil {
+		if ctx.Err() != nil {
+			return false
+		}
 		fail("the rollout finished but the cluster could not be inventoried: " + err.Error())
-		return
+		return true
 	}
 	cr := &rep.Clusters[0]
 	v := rollout.Verify(before, cr)
@@ -381,7 +393,7 @@ func (c *Controller) finish(ctx context.Context, cl fleet.Cluster, before *inven
 	c.metrics.SetCluster(cr, d, now)
 	if !v.OK() {
 		fail("the rollout finished but verification failed: " + strings.Join(v.Problems, "; "))
-		return
+		return true
 	}
 	c.metrics.RotationsOK.WithLabelValues(cl.Namespace, cl.Name).Inc()
 	msg := "every control-plane machine was replaced; certificates renewed, CAs unchanged"
@@ -393,6 +405,7 @@ func (c *Controller) finish(ctx context.Context, cl fleet.Cluster, before *inven
 		c.event(ctx, done, "Normal", "CertificateRotationSucceeded", msg)
 		c.publish(ctx, done, d, now)
 	}
+	return true
 }
 
 // forgetReplaced drops the replaced nodes' host keys from accept-new's
