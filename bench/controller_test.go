@@ -36,23 +36,9 @@ func BenchmarkControllerPass(b *testing.B) {
 	_, kc := startLab(b, lab.Options{Generate: n, Workers: 1, ControlPlaneReplicas: cp, AddressBlock: 62})
 	configHome := b.TempDir()
 	knownHosts := filepath.Join(configHome, "tkgcert", "known_hosts")
-	check := func() time.Duration {
-		cmd := exec.Command(tkgcert, "check", "-A", "-o", "json")
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+kc, "XDG_CONFIG_HOME="+configHome)
-		start := time.Now()
-		out, err := cmd.Output()
-		d := time.Since(start)
-		if ee, ok := err.(*exec.ExitError); err != nil && (!ok || ee.ExitCode() == 1) {
-			b.Fatalf("tkgcert check -A: %v\n%s", err, tail(out))
-		}
-		if got := strings.Count(string(out), `"role": "control-plane"`); got != cp*n {
-			b.Fatalf("the report has %d control-plane nodes, want %d", got, cp*n)
-		}
-		return d
-	}
-	check() // first contact: accept-new records the host keys
+	timeCheck(b, kc, configHome, cp*n) // first contact: accept-new records the host keys
 	for b.Loop() {
-		c := check()
+		c := timeCheck(b, kc, configHome, cp*n)
 		dry := runControllerPass(b, kc, knownHosts, n, "--dry-run")
 		// A first pass that writes: every cluster's status annotation (and
 		// its Events); --rotate-before 0d so that nothing is rotated.

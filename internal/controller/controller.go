@@ -81,7 +81,6 @@ type Controller struct {
 	// rollout was still under way must not follow (and count) it again.
 	concluded map[string]time.Time
 	wg        sync.WaitGroup
-	passes    int
 }
 
 // New creates a controller against the Supervisor at cfg, registering its
@@ -226,15 +225,12 @@ func (c *Controller) Pass(ctx context.Context) error {
 		c.metrics.SetState(it.cl.Namespace, it.cl.Name, it.d.State)
 	}
 	if !c.o.DryRun {
-		c.publishAll(ctx, items, now)
+		c.publishAll(ctx, items)
 	}
 	took := time.Since(start)
 	c.metrics.LastInventory.Set(unix(time.Now()))
 	c.metrics.InventoryDuration.Set(took.Seconds())
 	c.metrics.Clusters.Set(float64(len(items)))
-	c.mu.Lock()
-	c.passes++
-	c.mu.Unlock()
 	counts := map[State]int{}
 	for _, it := range items {
 		counts[it.d.State]++
@@ -403,7 +399,7 @@ func (c *Controller) finish(ctx context.Context, cl fleet.Cluster, before *inven
 	log.Info("Rotation succeeded", "earliestExpiry", d.Earliest.UTC().Format(time.RFC3339))
 	if !c.o.DryRun {
 		c.event(ctx, done, "Normal", "CertificateRotationSucceeded", msg)
-		c.publish(ctx, done, d, now)
+		c.publish(ctx, done, d)
 	}
 	return true
 }
@@ -427,13 +423,6 @@ func (c *Controller) forgetReplaced(before *inventory.ClusterReport) {
 	if _, err := remote.ForgetHosts(c.o.SSH.KnownHostsFile, addrs); err != nil {
 		c.log.Error(err, "Forgetting the host keys of replaced machines")
 	}
-}
-
-// Passes counts the completed inventory passes.
-func (c *Controller) Passes() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.passes
 }
 
 // supervisorPass reads the Supervisor side and exports its certificates.

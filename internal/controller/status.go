@@ -49,7 +49,7 @@ var transitionEvents = map[State]struct{ typ, reason string }{
 }
 
 // publishAll publishes the decisions, a few clusters at a time.
-func (c *Controller) publishAll(ctx context.Context, items []*item, now time.Time) {
+func (c *Controller) publishAll(ctx context.Context, items []*item) {
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
 	for _, it := range items {
@@ -61,7 +61,7 @@ func (c *Controller) publishAll(ctx context.Context, items []*item, now time.Tim
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c.publish(ctx, it.cl, it.d, now)
+			c.publish(ctx, it.cl, it.d)
 		}()
 	}
 	wg.Wait()
@@ -71,7 +71,7 @@ func (c *Controller) publishAll(ctx context.Context, items []*item, now time.Tim
 // records an Event when the cluster entered a state users must hear of.
 // The previous state is read back from the annotation, so a restarted
 // controller does not repeat Events.
-func (c *Controller) publish(ctx context.Context, cl *fleet.Cluster, d Decision, _ time.Time) {
+func (c *Controller) publish(ctx context.Context, cl *fleet.Cluster, d Decision) {
 	status := Status(d)
 	prev := cl.Annotations[StatusAnnotation]
 	if prev == status {

@@ -90,14 +90,9 @@ func NewCA(commonName string, v Validity, alg KeyAlgorithm) (*KeyPair, error) {
 	if commonName == "" {
 		return nil, errors.New("CA needs a common name")
 	}
-	serial, err := randomSerial()
-	if err != nil {
-		return nil, err
-	}
 	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: commonName},
-		DNSNames:     []string{commonName},
+		Subject:  pkix.Name{CommonName: commonName},
+		DNSNames: []string{commonName},
 	}
 	kp, err := selfSignedCA(tmpl, v, alg)
 	if err != nil {
@@ -113,21 +108,43 @@ func selfSignedCA(tmpl *x509.Certificate, v Validity, alg KeyAlgorithm) (*KeyPai
 	if err != nil {
 		return nil, err
 	}
-	key, err := alg.GenerateKey()
-	if err != nil {
-		return nil, err
-	}
 	tmpl.NotBefore, tmpl.NotAfter = v.NotBefore, v.NotAfter
 	tmpl.KeyUsage = x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign
 	tmpl.BasicConstraintsValid = true
 	tmpl.IsCA = true
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	kp, err := issue(tmpl, nil, alg)
 	if err != nil {
 		return nil, fmt.Errorf("signing CA certificate: %w", err)
 	}
+	return kp, nil
+}
+
+// issue generates a key of alg and the certificate tmpl for it, signed by
+// parent (self-signed when parent is nil), with a random serial when tmpl
+// has none.
+func issue(tmpl *x509.Certificate, parent *KeyPair, alg KeyAlgorithm) (*KeyPair, error) {
+	if tmpl.SerialNumber == nil {
+		serial, err := randomSerial()
+		if err != nil {
+			return nil, err
+		}
+		tmpl.SerialNumber = serial
+	}
+	key, err := alg.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	signer, signerCert := key, tmpl
+	if parent != nil {
+		signer, signerCert = parent.Key, parent.Cert
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, signerCert, key.Public(), signer)
+	if err != nil {
+		return nil, err
+	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, fmt.Errorf("parsing CA certificate: %w", err)
+		return nil, err
 	}
 	return &KeyPair{Cert: cert, Key: key}, nil
 }

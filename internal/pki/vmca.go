@@ -1,7 +1,6 @@
 package pki
 
 import (
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -66,11 +65,7 @@ func NewVMCARoot(vcenterFQDN, ssoDomain string, v Validity, alg KeyAlgorithm) (*
 	if err != nil {
 		return nil, err
 	}
-	serial, err := randomSerial()
-	if err != nil {
-		return nil, err
-	}
-	kp, err := selfSignedCA(&x509.Certificate{SerialNumber: serial, RawSubject: raw}, v, alg)
+	kp, err := selfSignedCA(&x509.Certificate{RawSubject: raw}, v, alg)
 	if err != nil {
 		return nil, fmt.Errorf("generating the VMCA root of %s: %w", vcenterFQDN, err)
 	}
@@ -96,16 +91,7 @@ func NewVMCALeaf(ca *KeyPair, hostname string, ips []net.IP, v Validity, alg Key
 	if err != nil {
 		return nil, err
 	}
-	serial, err := randomSerial()
-	if err != nil {
-		return nil, err
-	}
-	key, err := alg.GenerateKey()
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
+	kp, err := issue(&x509.Certificate{
 		RawSubject:            raw,
 		DNSNames:              []string{hostname},
 		IPAddresses:           dedupIPs(ips),
@@ -114,16 +100,11 @@ func NewVMCALeaf(ca *KeyPair, hostname string, ips []net.IP, v Validity, alg Key
 		KeyUsage:              x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
+	}, ca, alg)
 	if err != nil {
 		return nil, fmt.Errorf("signing certificate %q: %w", hostname, err)
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	return &KeyPair{Cert: cert, Key: key}, nil
+	return kp, nil
 }
 
 // NewSubordinateCA generates a CA with subject CN=commonName signed by
@@ -137,30 +118,16 @@ func NewSubordinateCA(parent *KeyPair, commonName string, v Validity, alg KeyAlg
 	if err != nil {
 		return nil, err
 	}
-	serial, err := randomSerial()
-	if err != nil {
-		return nil, err
-	}
-	key, err := alg.GenerateKey()
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
+	kp, err := issue(&x509.Certificate{
 		Subject:               pkix.Name{CommonName: commonName},
 		NotBefore:             v.NotBefore,
 		NotAfter:              v.NotAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent.Cert, key.Public(), parent.Key)
+	}, parent, alg)
 	if err != nil {
 		return nil, fmt.Errorf("signing CA %q: %w", commonName, err)
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	return &KeyPair{Cert: cert, Key: key}, nil
+	return kp, nil
 }
