@@ -3,18 +3,13 @@ package cli
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/tkgcert/tkgcert/internal/capi"
 	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/duration"
 	"github.com/tkgcert/tkgcert/internal/fleet"
@@ -134,112 +129,56 @@ func (o *rotateOptions) Run(ctx context.Context) error {
 	return o.rotateOne(ctx, cfg, r, sshOpts, ns)
 }
 
-// rotateOne runs preflight, trigger, follow and verify for o.cluster in ns.
-func (o *rotateOptions) rotateOne(ctx context.Context, cfg *rest.Config, r *fleet.Reader, sshOpts remote.Options, ns string) error {
-	inv := func() (*inventory.ClusterReport, error) { return inventoryOne(ctx, r, ns, o.cluster, sshOpts) }
-	o.logf("Checking the certificates of %s/%s", ns, o.cluster)
-	before, err := inv()
-	if err != nil {
-		return err
-	}
-	cls, err := r.Clusters(ctx, ns, []string{o.cluster})
-	if err != nil {
-		return err
-	}
-	cl := &cls[0]
-	now, err := rollout.ServerTime(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	attach := rollout.InProgress(cl, now)
-	if problems := rollout.Preflight(ctx, r.Client(), cl, before, now); len(problems) > 0 {
-		var b strings.Builder
-		fmt.Fprintf(&b, "not rotating %s/%s, nothing was changed:", ns, o.cluster)
-		for _, p := range problems {
-			fmt.Fprintf(&b, "\n  - %s", p)
-		}
-		return errors.New(b.String())
-	}
-	after := rollout.AttachTime(cl, now)
-	if attach {
-		o.logf("A rollout of %s/%s is already under way (rollout after %s): attaching to it", ns, o.cluster, after.Format(time.RFC3339))
-	} else {
-		by := rollout.WhoAmI(ctx, r.Client())
-		patch, err := rollout.Patch(cl.APIVersion, cl.ControlPlane.ResourceVersion, now, by)
-		if err != nil {
-			return err
-		}
-		o.printPlan(cl, before, now, patch)
-		if o.dryRun {
-			fmt.Fprintln(o.Out, "Dry run: nothing was changed.")
-			return nil
-		}
-		if !o.yes {
-			if err := confirm(o.Streams, "rotating"); err != nil {
-				return err
+// rotation is the engine, set up for this command.
+func (o *rotateOptions) rotation(cfg *rest.Config, r *fleet.Reader, sshOpts remote.Options) *rollout.Rotation {
+	return &rollout.Rotation{Reader: r, Config: cfg, SSH: sshOpts, Source: source.SSH, Timeout: o.timeout, Workers: o.workers,
+		OnEvent: func(e rollout.Event) {
+			if e.Stage == rollout.StageWarning {
+				o.logf("warning: %s", e.Message)
+				return
 			}
-		}
-		o.logf("Triggering the rollout of KubeadmControlPlane %s/%s", ns, cl.ControlPlane.Name)
-		var attachedLate bool
-		after, attachedLate, err = rollout.Begin(ctx, r, cl, now, by)
-		var evErr *rollout.EventError
-		switch {
-		case errors.As(err, &evErr):
-			o.logf("warning: %v", err)
-		case err != nil:
-			return err
-		case attachedLate:
-			o.logf("Another rotation triggered the rollout first: attaching to it")
-		}
-	}
+			o.logf("%s", e.Message)
+		}}
+}
 
-	o.logf("Following the rollout (timeout %s; Ctrl-C stops following, not the rollout)", o.timeout)
-	cw, err := client.NewWithWatch(cfg, client.Options{Scheme: r.Client().Scheme()})
-	if err != nil {
-		return err
-	}
-	f := &rollout.Follower{Reader: r, Watcher: cw, Report: func(s string) { o.logf("%s", s) }}
+// rotateOne rotates o.cluster in ns with the rotation engine, rendering its
+// events: a log line each, or on a terminal a live block of the machines.
+func (o *rotateOptions) rotateOne(ctx context.Context, cfg *rest.Config, r *fleet.Reader, sshOpts remote.Options, ns string) error {
+	rot := o.rotation(cfg, r, sshOpts)
 	var live *liveDisplay
 	if o.prefix == "" && isTerminal(o.ErrOut) {
-		live = newLiveDisplay(o.ErrOut, after, false)
-		f.Report, f.OnChange = live.line, live.update
+		log := rot.OnEvent
+		rot.OnFollow = func(after time.Time) {
+			live = newLiveDisplay(o.ErrOut, after, false)
+			rot.OnEvent = func(e rollout.Event) { live.line(e.Message) }
+			rot.OnChange = live.update
+		}
+		defer func() {
+			if live != nil {
+				live.close()
+			}
+			rot.OnEvent = log
+		}()
 	}
-	_, err = f.Follow(ctx, ns, o.cluster, after, o.timeout)
+	res, err := rot.Run(ctx, ns, o.cluster, func(p *rollout.Plan) error {
+		o.printPlan(p)
+		if o.dryRun {
+			fmt.Fprintln(o.Out, "Dry run: nothing was changed.")
+			return rollout.ErrDryRun
+		}
+		if !o.yes {
+			return confirm(o.Streams, "rotating")
+		}
+		return nil
+	})
 	if live != nil {
 		live.close()
+		live = nil
 	}
-	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return fmt.Errorf("stopped following; the rollout continues on the Supervisor: run `tkgcert rotate -n %s %s` again to attach and verify", ns, o.cluster)
-		}
+	if err != nil || res == nil {
 		return err
 	}
-	if o.workers {
-		if err := o.rollWorkers(ctx, cfg, r, cw, ns); err != nil {
-			return err
-		}
-	}
-	o.forgetReplaced(before, sshOpts)
-	o.logf("Rollout done; verifying")
-	afterRep, err := inv()
-	if err != nil {
-		return err
-	}
-	v := rollout.Verify(before, afterRep)
-	if o.workers {
-		old := map[string]bool{}
-		for _, n := range before.Nodes {
-			old[n.Name] = n.Role == "worker"
-		}
-		for _, n := range afterRep.Nodes {
-			if old[n.Name] {
-				v.Problems = append(v.Problems, fmt.Sprintf("worker node %s was not replaced", n.Name))
-			}
-		}
-	}
-	if err := rollout.KubeconfigWorks(ctx, r.Client(), ns, o.cluster); err != nil {
-		v.Problems = append(v.Problems, fmt.Sprintf("the %s-kubeconfig secret does not authenticate against the cluster: %v", o.cluster, err))
-	}
+	v := res.Verification
 	if err := rollout.WriteTable(o.Out, v); err != nil {
 		return err
 	}
@@ -253,63 +192,11 @@ func (o *rotateOptions) rotateOne(ctx context.Context, cfg *rest.Config, r *flee
 	return nil
 }
 
-// forgetReplaced removes the host keys of the replaced machines from the
-// known_hosts file accept-new maintains: a later machine may get one of
-// their addresses with a new host key.
-func (o *rotateOptions) forgetReplaced(before *inventory.ClusterReport, sshOpts remote.Options) {
-	if sshOpts.HostKeyPolicy != remote.AcceptNew {
-		return
-	}
-	var addrs []string
-	for _, n := range before.Nodes {
-		if n.Role == "control-plane" || o.workers {
-			addrs = append(addrs, net.JoinHostPort(n.Address, strconv.Itoa(sshOpts.Port)))
-		}
-	}
-	if n, err := remote.ForgetHosts(sshOpts.KnownHostsFile, addrs); err != nil {
-		o.logf("warning: forgetting the host keys of the replaced machines: %v", err)
-	} else if n > 0 {
-		o.logf("Forgot %d host keys of replaced machines in %s", n, sshOpts.KnownHostsFile)
-	}
-}
-
-// rollWorkers triggers and follows the rollout of every MachineDeployment.
-func (o *rotateOptions) rollWorkers(ctx context.Context, cfg *rest.Config, r *fleet.Reader, cw client.WithWatch, ns string) error {
-	cls, err := r.Clusters(ctx, ns, []string{o.cluster})
-	if err != nil {
-		return err
-	}
-	cl := &cls[0]
-	if len(cl.MachineDeployments) == 0 {
-		o.logf("The cluster has no MachineDeployments: no workers to roll")
-		return nil
-	}
-	now, err := rollout.ServerTime(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	o.logf("Triggering the rollout of %d MachineDeployments", len(cl.MachineDeployments))
-	if err := rollout.TriggerWorkers(ctx, r.Client(), cl, now, rollout.WhoAmI(ctx, r.Client())); err != nil {
-		return err
-	}
-	f := &rollout.Follower{Reader: r, Watcher: cw, Workers: true, Report: func(s string) { o.logf("%s", s) }}
-	if _, err := f.Follow(ctx, ns, o.cluster, now, o.timeout); err != nil {
-		if errors.Is(err, context.Canceled) {
-			return fmt.Errorf("stopped following the workers; their rollout continues on the Supervisor")
-		}
-		return err
-	}
-	return nil
-}
-
-func (o *rotateOptions) printPlan(cl *fleet.Cluster, before *inventory.ClusterReport, now time.Time, patch []byte) {
-	field := "spec.rolloutAfter"
-	if cl.APIVersion != capi.V1Beta1 {
-		field = "spec.rollout.after"
-	}
+func (o *rotateOptions) printPlan(p *rollout.Plan) {
+	cl := p.Cluster
 	fmt.Fprintf(o.Out, "Plan for %s/%s (Cluster API %s):\n", cl.Namespace, cl.Name, cl.APIVersion)
-	if name, at, ok := before.EarliestLeaf(); ok {
-		fmt.Fprintf(o.Out, "  earliest expiry now: %s (%s, %s)\n", at.UTC().Format(certs.DateLayout), name, certs.ResidualTime(at.Sub(now)))
+	if name, at, ok := p.Before.EarliestLeaf(); ok {
+		fmt.Fprintf(o.Out, "  earliest expiry now: %s (%s, %s)\n", at.UTC().Format(certs.DateLayout), name, certs.ResidualTime(at.Sub(p.Now)))
 	}
 	fmt.Fprintf(o.Out, "  replace %d control-plane machines, one at a time:", len(cl.ControlPlaneMachines()))
 	for _, m := range cl.ControlPlaneMachines() {
@@ -320,7 +207,7 @@ func (o *rotateOptions) printPlan(cl *fleet.Cluster, before *inventory.ClusterRe
 	} else {
 		fmt.Fprint(o.Out, "\n  workers are not touched (--workers rolls them too)")
 	}
-	fmt.Fprintf(o.Out, "\n  patch KubeadmControlPlane %s (%s = Supervisor time):\n    %s\n", cl.ControlPlane.Name, field, patch)
+	fmt.Fprintf(o.Out, "\n  patch KubeadmControlPlane %s (%s = Supervisor time):\n    %s\n", cl.ControlPlane.Name, p.Field, p.Patch)
 }
 
 // confirm asks on the terminal before a command changes a cluster; what

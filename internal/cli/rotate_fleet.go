@@ -3,24 +3,14 @@ package cli
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/rollout"
 )
 
-// candidate is a cluster fleet mode will rotate.
-type candidate struct {
-	ns, name string
-	expiry   time.Time
-}
-
-// RunFleet rotates every cluster in scope whose earliest leaf certificate
-// (Machines' certificatesExpiryDate) expires within o.within: most urgent
-// first, o.parallel at a time, continuing past failures, with a summary.
 func (o *rotateOptions) RunFleet(ctx context.Context) error {
 	cfg, ns, r, sshOpts, err := o.connect()
 	if err != nil {
@@ -31,13 +21,7 @@ func (o *rotateOptions) RunFleet(ctx context.Context) error {
 		return err
 	}
 	now := time.Now()
-	var todo []candidate
-	for i := range clusters {
-		if e, ok := clusters[i].EarliestMachineExpiry(); ok && e.Before(now.Add(o.within)) {
-			todo = append(todo, candidate{clusters[i].Namespace, clusters[i].Name, e})
-		}
-	}
-	sort.SliceStable(todo, func(i, j int) bool { return todo[i].expiry.Before(todo[j].expiry) })
+	todo := rollout.Candidates(clusters, now, o.within)
 	if len(todo) == 0 {
 		fmt.Fprintf(o.Out, "No cluster's certificates expire within %s.\n", o.withinS)
 		return nil
@@ -46,7 +30,7 @@ func (o *rotateOptions) RunFleet(ctx context.Context) error {
 	tw := tabwriter.NewWriter(o.Out, 10, 4, 3, ' ', 0)
 	fmt.Fprintln(tw, "NAMESPACE\tCLUSTER\tEARLIEST EXPIRY\tRESIDUAL TIME")
 	for _, c := range todo {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.ns, c.name, c.expiry.UTC().Format(certs.DateLayout), certs.ResidualTime(c.expiry.Sub(now)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Namespace, c.Name, c.Expiry.UTC().Format(certs.DateLayout), certs.ResidualTime(c.Expiry.Sub(now)))
 	}
 	tw.Flush()
 	if o.dryRun {
@@ -58,25 +42,11 @@ func (o *rotateOptions) RunFleet(ctx context.Context) error {
 			return err
 		}
 	}
-	results := make([]error, len(todo))
-	sem := make(chan struct{}, o.parallel)
-	var wg sync.WaitGroup
-	for i, c := range todo {
-		if ctx.Err() != nil {
-			results[i] = ctx.Err()
-			continue
-		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			one := *o
-			one.cluster, one.yes, one.prefix = c.name, true, c.ns+"/"+c.name+": "
-			results[i] = one.rotateOne(ctx, cfg, r, sshOpts, c.ns)
-		}()
-	}
-	wg.Wait()
+	results := rollout.RotateEach(ctx, todo, o.parallel, func(ctx context.Context, c rollout.Candidate) error {
+		one := *o
+		one.cluster, one.yes, one.prefix = c.Name, true, c.Namespace+"/"+c.Name+": "
+		return one.rotateOne(ctx, cfg, r, sshOpts, c.Namespace)
+	})
 
 	failed := 0
 	fmt.Fprintln(o.Out, "\nSummary:")
@@ -88,7 +58,7 @@ func (o *rotateOptions) RunFleet(ctx context.Context) error {
 			failed++
 			res = "FAILED: " + oneLine(results[i].Error())
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.ns, c.name, res)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Namespace, c.Name, res)
 	}
 	tw.Flush()
 	if failed > 0 {

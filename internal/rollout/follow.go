@@ -6,10 +6,15 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tkgcert/tkgcert/internal/fleet"
@@ -114,68 +119,49 @@ func (f *Follower) Follow(ctx context.Context, namespace, name string, after tim
 	}
 }
 
-// watchLoop keeps watches on the cluster's Machines and its KCP open and
-// signals every event; when a watch ends (a dropped connection, an API
-// server restart) it is reopened after a short pause.
+// watchLoop watches the cluster's Machines and its KCP (each through an
+// informer, which re-lists and re-watches after a dropped connection or an
+// API server restart) and signals every event, until ctx ends.
 func (f *Follower) watchLoop(ctx context.Context, namespace, name string, events chan<- struct{}) {
-	v := f.Reader.Version()
-	signal := func() {
+	v := string(f.Reader.Version())
+	signal := func(watch.Event) (bool, error) {
 		select {
 		case events <- struct{}{}:
 		default:
 		}
+		return false, nil
 	}
-	for ctx.Err() == nil {
-		machines := &unstructured.UnstructuredList{}
-		machines.SetAPIVersion("cluster.x-k8s.io/" + string(v))
-		machines.SetKind("MachineList")
-		mw, err := f.Watcher.Watch(ctx, machines, client.InNamespace(namespace), client.MatchingLabels{fleet.ClusterNameLabel: name})
-		if err != nil {
-			sleep(ctx, time.Second)
-			continue
-		}
-		kcps := &unstructured.UnstructuredList{}
-		kcps.SetAPIVersion(fleet.ControlPlaneGroup + "/" + string(v))
-		kcps.SetKind("KubeadmControlPlaneList")
-		kw, err := f.Watcher.Watch(ctx, kcps, client.InNamespace(namespace), client.MatchingLabels{fleet.ClusterNameLabel: name})
-		if err != nil {
-			mw.Stop()
-			sleep(ctx, time.Second)
-			continue
-		}
-		signal() // events may have been missed while (re)connecting
-		drain(ctx, mw, kw, signal)
-		mw.Stop()
-		kw.Stop()
-		sleep(ctx, 200*time.Millisecond)
+	var wg sync.WaitGroup
+	for _, gk := range [][2]string{{"cluster.x-k8s.io", "Machine"}, {fleet.ControlPlaneGroup, "KubeadmControlPlane"}} {
+		lw, obj := f.listWatch(gk[0]+"/"+v, gk[1], namespace, name)
+		wg.Go(func() { _, _ = watchtools.UntilWithSync(ctx, lw, obj, nil, signal) })
 	}
+	wg.Wait()
 }
 
-// drain forwards events until either watch ends.
-func drain(ctx context.Context, a, b watch.Interface, signal func()) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case _, ok := <-a.ResultChan():
-			if !ok {
-				return
-			}
-			signal()
-		case _, ok := <-b.ResultChan():
-			if !ok {
-				return
-			}
-			signal()
-		}
+// listWatch lists and watches the cluster's objects of one kind.
+func (f *Follower) listWatch(apiVersion, kind, namespace, name string) (cache.ListerWatcher, runtime.Object) {
+	newList := func() *unstructured.UnstructuredList {
+		l := &unstructured.UnstructuredList{}
+		l.SetAPIVersion(apiVersion)
+		l.SetKind(kind + "List")
+		return l
 	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
+	opts := func(o metav1.ListOptions) []client.ListOption {
+		return []client.ListOption{&client.ListOptions{Raw: &o}, client.InNamespace(namespace), client.MatchingLabels{fleet.ClusterNameLabel: name}}
 	}
+	obj := &unstructured.Unstructured{}
+	obj.SetAPIVersion(apiVersion)
+	obj.SetKind(kind)
+	return &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			l := newList()
+			return l, f.Watcher.List(ctx, l, opts(o)...)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return f.Watcher.Watch(ctx, newList(), opts(o)...)
+		},
+	}, obj
 }
 
 // report prints what changed since the last look.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tkgcert/tkgcert/internal/capi"
@@ -65,8 +66,15 @@ func TestFollowSurvivesAnAPIServerRestart(t *testing.T) {
 	for _, n := range []string{"old-1", "old-2", "old-3"} {
 		old = append(old, machine(t, c, n))
 	}
-	time.Sleep(1100 * time.Millisecond) // creation timestamps have second precision
-	after := time.Now().Truncate(time.Second)
+	// The rollout's time is the second after the old machines' creation
+	// (timestamps have second precision); the new machines are created
+	// once the clock has passed it.
+	var after time.Time
+	for _, m := range old {
+		if ts := m.GetCreationTimestamp().Add(time.Second); ts.After(after) {
+			after = ts
+		}
+	}
 
 	r, err := fleet.NewReader(env.Config)
 	if err != nil {
@@ -105,6 +113,11 @@ func TestFollowSurvivesAnAPIServerRestart(t *testing.T) {
 		t.Fatalf("restarting the API server: %v", err)
 	}
 	// The rollout, as Cluster API would do it, while the follower reconnects.
+	if err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		return time.Now().After(after), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	for i, n := range []string{"new-1", "new-2", "new-3"} {
 		machine(t, c, n)
 		if err := c.Delete(ctx, old[i]); err != nil {

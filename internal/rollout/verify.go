@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/inventory"
 )
 
@@ -40,14 +41,88 @@ type Verification struct {
 // OK reports whether verification passed.
 func (v Verification) OK() bool { return len(v.Problems) == 0 }
 
+// Baseline is what verification compares a finished rollout with, taken
+// from the inventory before it. It is small enough for the controller to
+// keep in the cluster's status annotation, so that a restarted controller
+// verifies a rollout it did not see start.
+type Baseline struct {
+	// Nodes are the control-plane nodes the rollout replaces; Addresses
+	// are their addresses (whose host keys are forgotten afterwards).
+	Nodes     []string `json:"nodes,omitempty"`
+	Addresses []string `json:"addresses,omitempty"`
+	// Workers and WorkerAddresses are the same for the worker nodes.
+	Workers         []string `json:"workers,omitempty"`
+	WorkerAddresses []string `json:"workerAddresses,omitempty"`
+	// Leaves is, per control-plane certificate, its latest NotAfter.
+	Leaves map[string]time.Time `json:"leaves,omitempty"`
+	// Authorities is, per CA, its serial number and NotAfter.
+	Authorities map[string]AuthorityID `json:"authorities,omitempty"`
+}
+
+// AuthorityID identifies a CA, to tell that a rollout kept it.
+type AuthorityID struct {
+	SerialNumber string    `json:"serialNumber"`
+	NotAfter     time.Time `json:"notAfter"`
+}
+
+// BaselineOf takes the baseline from an inventory. When cl is given, only
+// the nodes of machines created before `after` count: a rollout joined
+// half-way is verified against the machines it replaces.
+func BaselineOf(before *inventory.ClusterReport, cl *fleet.Cluster, after time.Time) Baseline {
+	b := Baseline{Leaves: map[string]time.Time{}, Authorities: map[string]AuthorityID{}}
+	old := func(string) bool { return true }
+	if cl != nil {
+		names := map[string]bool{}
+		for _, m := range cl.Machines {
+			if m.NodeName != "" && m.Created.Before(after) {
+				names[m.NodeName] = true
+			}
+		}
+		old = func(n string) bool { return names[n] }
+	}
+	for _, n := range before.Nodes {
+		if !old(n.Name) {
+			continue
+		}
+		if n.Role != "control-plane" {
+			b.Workers = append(b.Workers, n.Name)
+			if n.Address != "" {
+				b.WorkerAddresses = append(b.WorkerAddresses, n.Address)
+			}
+			continue
+		}
+		b.Nodes = append(b.Nodes, n.Name)
+		if n.Address != "" {
+			b.Addresses = append(b.Addresses, n.Address)
+		}
+		for _, c := range n.Certificates {
+			if c.NotAfter != nil && c.NotAfter.After(b.Leaves[c.Name]) {
+				b.Leaves[c.Name] = c.NotAfter.UTC()
+			}
+		}
+	}
+	for _, c := range before.CertificateAuthorities {
+		id := AuthorityID{SerialNumber: c.SerialNumber}
+		if c.NotAfter != nil {
+			id.NotAfter = c.NotAfter.UTC()
+		}
+		b.Authorities[c.Name] = id
+	}
+	return b
+}
+
 // Verify compares the cluster's inventory before and after the rollout.
 func Verify(before, after *inventory.ClusterReport) Verification {
+	return VerifyBaseline(BaselineOf(before, nil, time.Time{}), after)
+}
+
+// VerifyBaseline compares the cluster's inventory after a rollout with the
+// baseline taken before it.
+func VerifyBaseline(base Baseline, after *inventory.ClusterReport) Verification {
 	var v Verification
 	beforeNodes := map[string]bool{}
-	for _, n := range before.Nodes {
-		if n.Role == "control-plane" {
-			beforeNodes[n.Name] = true
-		}
+	for _, n := range base.Nodes {
+		beforeNodes[n] = true
 	}
 	for _, n := range after.Nodes {
 		if len(n.Errors) > 0 {
@@ -57,14 +132,7 @@ func Verify(before, after *inventory.ClusterReport) Verification {
 			v.Problems = append(v.Problems, fmt.Sprintf("control-plane node %s was not replaced", n.Name))
 		}
 	}
-	latest, earliest := map[string]time.Time{}, map[string]time.Time{}
-	for _, n := range before.Nodes {
-		for _, c := range n.Certificates {
-			if n.Role == "control-plane" && c.NotAfter != nil && c.NotAfter.After(latest[c.Name]) {
-				latest[c.Name] = *c.NotAfter
-			}
-		}
-	}
+	earliest := map[string]time.Time{}
 	for _, n := range after.Nodes {
 		for _, c := range n.Certificates {
 			if n.Role != "control-plane" || c.NotAfter == nil {
@@ -76,7 +144,7 @@ func Verify(before, after *inventory.ClusterReport) Verification {
 		}
 	}
 	var names []string
-	for name := range latest {
+	for name := range base.Leaves {
 		names = append(names, name)
 	}
 	sort.Strings(names)
@@ -87,20 +155,16 @@ func Verify(before, after *inventory.ClusterReport) Verification {
 			v.Warnings = append(v.Warnings, fmt.Sprintf("%s is on none of the new control-plane nodes (kubeadm join does not create super-admin.conf)", name))
 			continue
 		}
-		r := Row{Certificate: name, Before: latest[name], After: earliest[name]}
+		r := Row{Certificate: name, Before: base.Leaves[name], After: earliest[name]}
 		r.Later = !r.After.IsZero() && r.After.After(r.Before)
 		if !r.Later {
 			v.Problems = append(v.Problems, fmt.Sprintf("%s did not move later (before %s, after %s)", name, date(r.Before), date(r.After)))
 		}
 		v.Rows = append(v.Rows, r)
 	}
-	cas := map[string]inventory.Certificate{}
-	for _, c := range before.CertificateAuthorities {
-		cas[c.Name] = c
-	}
 	for _, c := range after.CertificateAuthorities {
-		b, ok := cas[c.Name]
-		if !ok || b.SerialNumber != c.SerialNumber || b.NotAfter == nil || c.NotAfter == nil || !b.NotAfter.Equal(*c.NotAfter) {
+		b, ok := base.Authorities[c.Name]
+		if !ok || b.SerialNumber != c.SerialNumber || b.NotAfter.IsZero() || c.NotAfter == nil || !b.NotAfter.Equal(*c.NotAfter) {
 			v.Problems = append(v.Problems, fmt.Sprintf("CA %s changed", c.Name))
 		}
 	}
