@@ -41,10 +41,12 @@ func newControllerCommand(streams Streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "controller",
 		Short: "Run the controller: inventory every cluster periodically, export metrics, rotate before expiry",
-		Long: `The controller runs on the Supervisor (in-cluster) or against it (--kubeconfig). Every
---resync (jittered) it inventories every cluster in scope exactly as "tkgcert check" does,
-exports the result as Prometheus metrics, Events and a tkgcert.io/status annotation on each
-Cluster, and rotates the clusters whose earliest leaf certificate expires within
+		Long: `The controller runs on the Supervisor (in-cluster) or against it (--kubeconfig). It
+reconciles each Cluster in scope on its own: a new Cluster is seen at once (by watch), each
+is inventoried every --resync (jittered) exactly as "tkgcert check" does, and looked at again
+the moment it crosses its threshold or the maintenance window opens. It exports the result as
+Prometheus metrics, Events and a tkgcert.io/status annotation on each Cluster (a versioned
+JSON document with conditions), and rotates the clusters whose earliest leaf certificate expires within
 --rotate-before, exactly as "tkgcert rotate" does:
 
   - only inside --maintenance-window, if one is given;
@@ -83,7 +85,7 @@ rollout and never starts a second one.`,
 	o.ssh.add(cmd)
 	f := cmd.Flags()
 	f.StringVarP(&o.selector, "selector", "l", "", "Only Clusters with these labels (e.g. env=prod)")
-	f.DurationVar(&o.opts.Resync, "resync", 4*time.Hour, "Time between inventory passes (plus up to 10% jitter)")
+	f.DurationVar(&o.opts.Resync, "resync", 4*time.Hour, "Time between two inventories of a cluster (plus up to 10% jitter)")
 	f.StringVar(&o.before, "rotate-before", "30d", "Rotate a cluster when its earliest leaf certificate expires within this time")
 	f.IntVar(&o.opts.MaxConcurrentRotations, "max-concurrent-rotations", 1, "Rollouts under way at once, at most")
 	f.StringVar(&o.window, "maintenance-window", "", `Start rotations only inside this weekly window, e.g. "Sat 02:00-06:00 UTC" or "Mon-Fri 22:00-04:00 Europe/Berlin" ("" for any time)`)
@@ -91,7 +93,7 @@ rollout and never starts a second one.`,
 	f.BoolVar(&o.opts.DryRun, "dry-run", false, "Inventory and export metrics only: no rollout, Event or annotation")
 	f.DurationVar(&o.opts.RolloutTimeout, "rollout-timeout", 60*time.Minute, "How long to follow one rollout before counting it failed")
 	f.StringVar(&o.source, "source", string(source.SSH), "How nodes are read: ssh, kubeadm or tls (as for check)")
-	f.IntVar(&o.opts.Parallel, "parallel", inventory.DefaultParallel, "Nodes read at once, fleet-wide")
+	f.IntVar(&o.opts.Parallel, "parallel", inventory.DefaultParallel, "Nodes read at once, fleet-wide (clusters reconciled at once, each reading its nodes in turn)")
 	f.StringVar(&o.mgr.MetricsBindAddress, "metrics-bind-address", ":8080", `Address of /metrics ("0" disables it)`)
 	f.StringVar(&o.mgr.HealthProbeBindAddress, "health-probe-bind-address", ":8081", `Address of /healthz and /readyz ("0" disables them)`)
 	f.BoolVar(&o.mgr.LeaderElection, "leader-elect", true, "Elect a leader among replicas (a Lease in --leader-election-namespace)")

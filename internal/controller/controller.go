@@ -2,22 +2,20 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/inventory"
@@ -32,7 +30,8 @@ type Options struct {
 	Namespace string
 	// Selector limits the scope to Clusters with matching labels.
 	Selector labels.Selector
-	// Resync is the time between inventory passes (jittered by up to +10%).
+	// Resync is the time between two inventories of a cluster (jittered by
+	// up to +10%).
 	Resync time.Duration
 	// Policy decides when to rotate.
 	Policy Policy
@@ -44,18 +43,20 @@ type Options struct {
 	// started by others are still followed and counted.
 	DryRun bool
 	// Source, Parallel, SSH and NodeTimeout configure the inventory, as
-	// for `tkgcert check`.
+	// for `tkgcert check`. Parallel bounds the nodes read at once
+	// fleet-wide: it is the number of clusters reconciled at once, each
+	// reading its nodes one after the other.
 	Source      source.Kind
 	Parallel    int
 	SSH         remote.Options
 	NodeTimeout time.Duration
 	// RolloutTimeout bounds how long one rollout is followed.
 	RolloutTimeout time.Duration
-	// FollowResync is how often a followed rollout is re-read without
+	// FollowResync is how often a rollout under way is looked at without
 	// watch events (default 30s).
 	FollowResync time.Duration
 	// Supervisor, when set, also inventories the Supervisor's own
-	// endpoints and the vCenter trust domain every pass (as `tkgcert
+	// endpoints and the vCenter trust domain every Resync (as `tkgcert
 	// supervisor check` does) and exports their certificates with empty
 	// namespace and cluster labels.
 	Supervisor *inventory.SupervisorOptions
@@ -63,29 +64,7 @@ type Options struct {
 	Log logr.Logger
 }
 
-// Controller inventories the clusters in scope and rotates them by policy.
-// It is a controller-runtime Runnable that runs only on the leader.
-type Controller struct {
-	o       Options
-	cfg     *rest.Config
-	reader  *fleet.Reader
-	watcher client.WithWatch
-	metrics *Metrics
-	log     logr.Logger
-	by      string
-
-	mu        sync.Mutex
-	following map[string]bool // namespace/name of rollouts being followed
-	// concluded is, per namespace/name, the "after" time of the last
-	// rollout followed to its end: a pass that read the cluster while that
-	// rollout was still under way must not follow (and count) it again.
-	concluded map[string]time.Time
-	wg        sync.WaitGroup
-}
-
-// New creates a controller against the Supervisor at cfg, registering its
-// metrics with reg.
-func New(cfg *rest.Config, reg prometheus.Registerer, o Options) (*Controller, error) {
+func (o *Options) defaults() {
 	if o.Resync <= 0 {
 		o.Resync = 4 * time.Hour
 	}
@@ -95,50 +74,414 @@ func New(cfg *rest.Config, reg prometheus.Registerer, o Options) (*Controller, e
 	if o.RolloutTimeout <= 0 {
 		o.RolloutTimeout = 60 * time.Minute
 	}
+	if o.FollowResync <= 0 {
+		o.FollowResync = 30 * time.Second
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = inventory.DefaultParallel
+	}
 	if o.Source == "" {
 		o.Source = source.SSH
 	}
 	if o.Log.GetSink() == nil {
 		o.Log = klog.Background()
 	}
+}
+
+// Reconciler inventories one Cluster per reconcile, decides by policy,
+// rotates when due with the rotation engine, and follows the rollouts under
+// way. The workqueue gives one reconcile in flight per cluster; RequeueAfter
+// schedules the next inventory, or the moment a threshold or the
+// maintenance window is reached. Everything that must survive a restart is
+// on the Cluster (its status annotation); what is in memory is only the
+// latest inventory, for metrics and to spare the nodes.
+type Reconciler struct {
+	o        Options
+	cfg      *rest.Config
+	reader   *fleet.Reader
+	engine   *rollout.Rotation
+	metrics  *Metrics
+	recorder events.EventRecorder
+	limits   *Limits
+	log      logr.Logger
+	// exists tells whether the Cluster is still there (the manager's
+	// metadata cache).
+	exists func(ctx context.Context, key types.NamespacedName) (bool, error)
+
+	mu       sync.Mutex
+	clusters map[string]*clusterState
+	round    *round
+}
+
+// clusterState is what the reconciler keeps of a cluster between reconciles.
+type clusterState struct {
+	report      *inventory.ClusterReport
+	inventoried time.Time
+	// status is the last status written (or, in a dry run, that would have
+	// been), so that a dry run follows its rollouts too.
+	status *ClusterStatus
+}
+
+// NewReconciler creates the reconciler against the Supervisor at cfg.
+func NewReconciler(cfg *rest.Config, metrics *Metrics, recorder events.EventRecorder, o Options) (*Reconciler, error) {
+	o.defaults()
 	r, err := fleet.NewReader(cfg)
 	if err != nil {
 		return nil, err
 	}
-	w, err := client.NewWithWatch(cfg, client.Options{Scheme: r.Client().Scheme()})
-	if err != nil {
-		return nil, err
+	engine := &rollout.Rotation{Reader: r, Config: cfg, SSH: o.SSH, Source: o.Source, Parallel: o.Parallel, NodeTimeout: o.NodeTimeout,
+		Timeout: o.RolloutTimeout, FollowResync: o.FollowResync}
+	log := o.Log.WithName("controller")
+	engine.OnEvent = func(e rollout.Event) {
+		ns, name, _ := strings.Cut(e.Cluster, "/")
+		log.V(2).Info("Rotation progress", "cluster", klog.KRef(ns, name), "stage", e.Stage, "event", e.Message)
 	}
-	return &Controller{o: o, cfg: cfg, reader: r, watcher: w, metrics: NewMetrics(reg), log: o.Log.WithName("controller"),
-		following: map[string]bool{}, concluded: map[string]time.Time{}}, nil
+	return &Reconciler{o: o, cfg: cfg, reader: r, engine: engine, metrics: metrics, recorder: recorder,
+		limits: &Limits{Max: o.MaxConcurrentRotations, reader: r, namespace: o.Namespace, selector: o.Selector},
+		log:    log, clusters: map[string]*clusterState{}, round: newRound(log, metrics)}, nil
 }
 
-// NeedLeaderElection makes the manager run the controller on the leader only.
-func (c *Controller) NeedLeaderElection() bool { return true }
+func (c *Reconciler) state(key string) *clusterState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.clusters[key]
+	if !ok {
+		s = &clusterState{}
+		c.clusters[key] = s
+	}
+	return s
+}
 
-// Start runs inventory passes until ctx ends, then waits for the rollouts it
-// follows to stop following (the rollouts themselves go on; the next leader
-// attaches to them).
-func (c *Controller) Start(ctx context.Context) error {
-	c.by = rollout.WhoAmI(ctx, c.reader.Client()) + " (tkgcert controller)"
-	c.log.Info("Starting", "resync", c.o.Resync, "rotateBefore", c.o.Policy.RotateBefore, "maintenanceWindow", windowString(c.o.Policy.Window),
-		"maxConcurrentRotations", c.o.MaxConcurrentRotations, "dryRun", c.o.DryRun, "namespace", c.o.Namespace, "clusterAPIVersion", c.reader.Version())
-	defer c.wg.Wait()
-	for {
-		wait := c.o.Resync + time.Duration(rand.Int64N(int64(c.o.Resync/10)+1))
-		if err := c.Pass(ctx); err != nil && ctx.Err() == nil {
-			// A pass that could not read the fleet is retried soon, not
-			// after a whole resync period.
-			wait = min(wait, time.Minute)
-			c.log.Error(err, "Inventory pass failed; retrying", "after", wait)
+func (c *Reconciler) forget(key string) {
+	c.mu.Lock()
+	delete(c.clusters, key)
+	c.mu.Unlock()
+	c.metrics.Forget(key)
+	c.round.done(key)
+}
+
+func (c *Reconciler) inScope(cl *fleet.Cluster) bool {
+	if c.o.Namespace != "" && cl.Namespace != c.o.Namespace {
+		return false
+	}
+	return c.o.Selector == nil || c.o.Selector.Empty() || c.o.Selector.Matches(labels.Set(cl.Labels))
+}
+
+// Reconcile brings one cluster up to date: read it, follow or conclude a
+// rollout, inventory it when due, decide, rotate when due, publish.
+func (c *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	key := req.String()
+	log := c.log.WithValues("cluster", klog.KRef(req.Namespace, req.Name))
+	if ok, err := c.exists(ctx, req.NamespacedName); err != nil {
+		return reconcile.Result{}, err
+	} else if !ok {
+		log.V(2).Info("Cluster is gone; forgetting it")
+		c.forget(key)
+		return reconcile.Result{}, nil
+	}
+	cls, err := c.reader.Clusters(ctx, req.Namespace, []string{req.Name})
+	if err != nil {
+		if ok, _ := c.exists(ctx, req.NamespacedName); !ok {
+			c.forget(key)
+			return reconcile.Result{}, nil
 		}
-		select {
-		case <-ctx.Done():
-			c.log.Info("Stopping; rollouts under way continue on the Supervisor")
-			return nil
-		case <-time.After(wait):
+		c.metrics.CheckErrorsTotal.WithLabelValues(req.Namespace, req.Name).Inc()
+		return reconcile.Result{}, fmt.Errorf("reading the cluster: %w", err)
+	}
+	cl := &cls[0]
+	if !c.inScope(cl) {
+		c.forget(key)
+		return reconcile.Result{}, nil
+	}
+	st := c.state(key)
+	if st.status == nil {
+		st.status = readStatus(cl)
+	}
+	prev := st.status.DeepCopy()
+	next := st.status.DeepCopy()
+	now := c.engine.Now(ctx)
+
+	var d Decision
+	var requeue time.Duration
+	if rollout.InProgress(cl, now) {
+		d, requeue = c.underWay(ctx, log, cl, st, next, now)
+	} else {
+		c.limits.release(key)
+		if next.Rotation != nil && next.Rotation.Outcome == "" {
+			c.conclude(ctx, log, cl, st, next, now)
+		}
+		if st.report == nil || now.Sub(st.inventoried) >= c.o.Resync {
+			c.inventory(ctx, cl, st, now)
+		}
+		d = c.o.Policy.Decide(cl, st.report, now)
+		if d.State == RotationDue {
+			requeue = c.rotate(ctx, log, cl, st, next, &d)
 		}
 	}
+	if ctx.Err() != nil {
+		return reconcile.Result{}, ctx.Err()
+	}
+	next.set(d, now)
+	c.metrics.Set(cl.Namespace, cl.Name, st.report, d, st.inventoried, now)
+	c.publish(ctx, log, cl, prev, next, d)
+	st.status = next
+	c.round.done(key)
+	return reconcile.Result{RequeueAfter: c.requeueAfter(d, st, now, requeue)}, nil
+}
+
+// inventory reads the cluster's certificates, its nodes one at a time (the
+// reconciles in flight bound the nodes read at once, fleet-wide).
+func (c *Reconciler) inventory(ctx context.Context, cl *fleet.Cluster, st *clusterState, now time.Time) {
+	o := inventory.Options{Source: c.o.Source, Parallel: 1, SSH: c.o.SSH, Timeout: c.o.NodeTimeout}
+	rep := inventory.RunFor(ctx, c.reader, []fleet.Cluster{*cl}, o)
+	if ctx.Err() != nil || len(rep.Clusters) != 1 {
+		return
+	}
+	st.report, st.inventoried = &rep.Clusters[0], now
+	if n := errorCount(st.report); n > 0 {
+		c.metrics.CheckErrorsTotal.WithLabelValues(cl.Namespace, cl.Name).Add(float64(n))
+	}
+}
+
+// underWay handles a cluster whose control plane is rolling out, whoever
+// started it: it records the rollout to verify it once it ends, and gives
+// up following it after the rollout timeout.
+func (c *Reconciler) underWay(ctx context.Context, log logr.Logger, cl *fleet.Cluster, st *clusterState, next *ClusterStatus, now time.Time) (Decision, time.Duration) {
+	c.limits.hold(cl.Key())
+	after := rollout.AttachTime(cl, now)
+	rec := next.Rotation
+	if rec == nil || rec.Outcome != "" || !rec.After.Equal(after.Truncate(time.Second)) {
+		if cl.ControlPlane.RolloutAfter == nil && rec != nil && rec.Outcome == "" {
+			after = rec.After // a rollout with another cause: keep the time it was first seen
+		} else {
+			log.Info("Following a rollout under way", "after", after.UTC().Format(time.RFC3339))
+			if st.report == nil {
+				c.inventory(ctx, cl, st, now)
+			}
+			rec = &RotationRecord{After: after.Truncate(time.Second).UTC()}
+			if st.report != nil {
+				base := rollout.BaselineOf(st.report, cl, after)
+				rec.Baseline = &base
+			}
+			next.Rotation = rec
+		}
+	}
+	d := c.o.Policy.Decide(cl, st.report, now)
+	if now.Sub(rec.After) > c.o.RolloutTimeout && rec.Outcome == "" {
+		msg := fmt.Sprintf("the rollout did not finish in time (%s): %s", c.o.RolloutTimeout, rollout.Diagnose(cl, rec.After))
+		c.failed(ctx, log, cl, next, msg)
+	}
+	return d, c.o.FollowResync
+}
+
+// conclude verifies a rollout the controller followed, once it ended.
+func (c *Reconciler) conclude(ctx context.Context, log logr.Logger, cl *fleet.Cluster, st *clusterState, next *ClusterStatus, now time.Time) {
+	rec := next.Rotation
+	if !rollout.Done(cl, rec.After) {
+		c.failed(ctx, log, cl, next, "the rollout ended without replacing every control-plane machine: "+rollout.Diagnose(cl, rec.After))
+		return
+	}
+	var base rollout.Baseline
+	if rec.Baseline != nil {
+		base = *rec.Baseline
+	}
+	res, err := c.engine.Conclude(ctx, cl.Namespace, cl.Name, base)
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		c.failed(ctx, log, cl, next, err.Error())
+		return
+	}
+	st.report, st.inventoried = res.After, now
+	if !res.Verification.OK() {
+		c.failed(ctx, log, cl, next, "the rollout finished but verification failed: "+strings.Join(res.Verification.Problems, "; "))
+		return
+	}
+	c.metrics.RotationsOK.WithLabelValues(cl.Namespace, cl.Name).Inc()
+	rec.Outcome, rec.Message = OutcomeSucceeded, "every control-plane machine was replaced; certificates renewed, CAs unchanged"
+	d := c.o.Policy.Decide(cl, st.report, now)
+	if !d.Earliest.IsZero() {
+		rec.Message += "; earliest certificate now expires " + d.Earliest.UTC().Format(time.RFC3339)
+	}
+	rec.Baseline = nil
+	log.Info("Rotation succeeded", "earliestExpiry", d.Earliest.UTC().Format(time.RFC3339))
+	c.event(cl, "Normal", "CertificateRotationSucceeded", rec.Message)
+}
+
+func (c *Reconciler) failed(ctx context.Context, log logr.Logger, cl *fleet.Cluster, next *ClusterStatus, msg string) {
+	c.metrics.RotationsFailed.WithLabelValues(cl.Namespace, cl.Name).Inc()
+	log.Info("Rotation failed", "reason", msg)
+	next.Rotation.Outcome, next.Rotation.Message, next.Rotation.Baseline = OutcomeFailed, msg, nil
+	c.event(cl, "Warning", "CertificateRotationFailed", msg)
+}
+
+// rotate starts the rotation of a due cluster when the fleet-wide bound and
+// preflight allow, updating its decision.
+func (c *Reconciler) rotate(ctx context.Context, log logr.Logger, cl *fleet.Cluster, st *clusterState, next *ClusterStatus, d *Decision) time.Duration {
+	if c.o.DryRun {
+		log.Info("Rotation due; dry run, not rotating", "reason", d.Reason)
+		d.Reason += " (dry run: not rotating)"
+		return 0
+	}
+	var wait time.Duration
+	err := c.limits.start(ctx, cl.Key(), func(underWay int) (bool, error) {
+		if underWay >= c.limits.Max {
+			log.V(2).Info("Rotation due; waiting for a rotation slot", "underWay", underWay)
+			d.Reason += fmt.Sprintf("; waiting for a rotation slot (%d of %d under way)", underWay, c.limits.Max)
+			wait = time.Minute
+			return false, nil
+		}
+		// The decision may rest on an inventory hours old and a read of a
+		// moment ago: read and decide again before acting.
+		fresh, err := c.reader.Clusters(ctx, cl.Namespace, []string{cl.Name})
+		if err != nil {
+			d.State, d.Reason = RotationBlocked, "reading the cluster before rotating: "+err.Error()
+			return false, nil
+		}
+		cur := &fresh[0]
+		if *d = c.o.Policy.Decide(cur, st.report, c.engine.Now(ctx)); d.State != RotationDue {
+			return false, nil
+		}
+		plan, err := c.engine.PlanFor(ctx, cur, st.report)
+		if err != nil {
+			d.State, d.Reason = RotationBlocked, "planning the rotation: "+err.Error()
+			return false, nil
+		}
+		if len(plan.Problems) > 0 {
+			reasons := make([]string, len(plan.Problems))
+			for i, p := range plan.Problems {
+				reasons[i] = p.String()
+			}
+			d.State, d.Reason = RotationBlocked, "rotation due but refused by preflight: "+strings.Join(reasons, "; ")
+			log.Info("Not rotating: preflight refused", "problems", reasons)
+			wait = 5 * time.Minute
+			return false, nil
+		}
+		log.Info("Triggering rollout", "reason", d.Reason)
+		c.engine.By = c.by(ctx)
+		after, triggered, err := c.engine.Begin(ctx, plan)
+		if err != nil {
+			d.State, d.Reason = RotationBlocked, "triggering the rollout failed: "+err.Error()
+			log.Error(err, "Triggering rollout failed")
+			return false, nil
+		}
+		if triggered {
+			c.metrics.RotationsStarted.WithLabelValues(cl.Namespace, cl.Name).Inc()
+		}
+		base := rollout.BaselineOf(st.report, nil, after)
+		next.Rotation = &RotationRecord{After: after.Truncate(time.Second).UTC(), Triggered: triggered, Baseline: &base}
+		d.State, d.Reason = Rotating, "rollout triggered at "+after.UTC().Format(time.RFC3339)
+		wait = c.o.FollowResync
+		return true, nil
+	})
+	if err != nil {
+		d.State, d.Reason = RotationBlocked, "counting the rollouts under way: "+err.Error()
+		wait = time.Minute
+	}
+	return wait
+}
+
+func (c *Reconciler) by(ctx context.Context) string {
+	if c.engine.By == "" {
+		return rollout.WhoAmI(ctx, c.reader.Client()) + " (tkgcert controller)"
+	}
+	return c.engine.By
+}
+
+// requeueAfter schedules the next reconcile: the next inventory, or earlier
+// when the cluster crosses its threshold, the maintenance window opens, or
+// something under way needs a look (extra).
+func (c *Reconciler) requeueAfter(d Decision, st *clusterState, now time.Time, extra time.Duration) time.Duration {
+	next := st.inventoried.Add(c.o.Resync + time.Duration(rand.Int64N(int64(c.o.Resync/10)+1))).Sub(now)
+	switch d.State {
+	case Healthy:
+		if due := d.Earliest.Add(-d.Threshold).Sub(now); due > 0 {
+			next = min(next, due)
+		}
+	case WaitingForWindow:
+		if w := c.o.Policy.Window; w != nil {
+			next = min(next, w.Next(now).Sub(now))
+		}
+	}
+	if extra > 0 {
+		next = min(next, extra)
+	}
+	return max(next, time.Second)
+}
+
+// round notes when every cluster in scope at the start has been reconciled
+// once: the controller's first full inventory, logged and exported.
+type round struct {
+	mu      sync.Mutex
+	started time.Time
+	// seen are the clusters reconciled so far; pending, once listed, those
+	// still to be.
+	seen    map[string]bool
+	pending map[string]bool
+	closed  bool
+	log     logr.Logger
+	metrics *Metrics
+}
+
+func newRound(log logr.Logger, m *Metrics) *round {
+	return &round{started: time.Now(), seen: map[string]bool{}, log: log, metrics: m}
+}
+
+func (r *round) done(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	r.seen[key] = true
+	if r.pending != nil {
+		delete(r.pending, key)
+		r.check()
+	}
+}
+
+// listed sets the clusters the round waits for.
+func (r *round) listed(keys []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pending = map[string]bool{}
+	for _, k := range keys {
+		if !r.seen[k] {
+			r.pending[k] = true
+		}
+	}
+	r.check()
+}
+
+func (r *round) check() {
+	if len(r.pending) > 0 || r.closed {
+		return
+	}
+	r.closed = true
+	took := time.Since(r.started)
+	r.metrics.InventoryDuration.Set(took.Seconds())
+	r.log.Info("Every cluster inventoried", "clusters", len(r.seen), "duration", took.Round(time.Millisecond))
+}
+
+// startRound lists the clusters in scope (metadata only) when the
+// controller starts leading, and logs its settings.
+func (c *Reconciler) startRound(ctx context.Context, list func(ctx context.Context) ([]metav1.PartialObjectMetadata, error)) error {
+	items, err := list(ctx)
+	if err != nil {
+		return err
+	}
+	var keys []string
+	for _, it := range items {
+		if c.o.Selector == nil || c.o.Selector.Matches(labels.Set(it.Labels)) {
+			keys = append(keys, it.Namespace+"/"+it.Name)
+		}
+	}
+	c.log.Info("Starting", "clusters", len(keys), "resync", c.o.Resync, "rotateBefore", c.o.Policy.RotateBefore,
+		"maintenanceWindow", windowString(c.o.Policy.Window), "maxConcurrentRotations", c.o.MaxConcurrentRotations,
+		"dryRun", c.o.DryRun, "namespace", c.o.Namespace, "clusterAPIVersion", c.reader.Version())
+	c.round.listed(keys)
+	return nil
 }
 
 func windowString(w *Window) string {
@@ -148,301 +491,13 @@ func windowString(w *Window) string {
 	return w.String()
 }
 
-func (c *Controller) inventoryOptions() inventory.Options {
-	return inventory.Options{Namespace: c.o.Namespace, Selector: c.o.Selector, Source: c.o.Source,
-		Parallel: c.o.Parallel, SSH: c.o.SSH, Timeout: c.o.NodeTimeout}
-}
-
-// now is the Supervisor's time (rollouts are compared with machines'
-// creation times, which it sets), or the local time if it cannot say.
-func (c *Controller) now(ctx context.Context) time.Time {
-	if t, err := rollout.ServerTime(ctx, c.cfg); err == nil {
-		return t
+func errorCount(cr *inventory.ClusterReport) int {
+	if cr == nil {
+		return 0
 	}
-	return time.Now()
-}
-
-// item is one cluster of a pass.
-type item struct {
-	cl *fleet.Cluster
-	cr *inventory.ClusterReport
-	d  Decision
-}
-
-// Pass inventories every cluster in scope, exports the results, follows the
-// rollouts under way and starts the rotations that are due.
-func (c *Controller) Pass(ctx context.Context) error {
-	start := time.Now()
-	c.log.V(2).Info("Inventory pass starting")
-	clusters, err := c.reader.Clusters(ctx, c.o.Namespace, nil)
-	if err != nil {
-		c.metrics.CheckErrorsTotal.WithLabelValues("", "").Inc()
-		return fmt.Errorf("reading the clusters: %w", err)
+	n := len(cr.Errors)
+	for _, node := range cr.Nodes {
+		n += len(node.Errors)
 	}
-	if sel := c.o.Selector; sel != nil && !sel.Empty() {
-		clusters = slices.DeleteFunc(clusters, func(cl fleet.Cluster) bool { return !sel.Matches(labels.Set(cl.Labels)) })
-	}
-	rep := inventory.RunFor(ctx, c.reader, clusters, c.inventoryOptions())
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	byKey := map[string]*fleet.Cluster{}
-	for i := range clusters {
-		byKey[clusters[i].Key()] = &clusters[i]
-	}
-	now := c.now(ctx)
-	var items []*item
-	keep := map[string]bool{}
-	for i := range rep.Clusters {
-		cr := &rep.Clusters[i]
-		cl := byKey[cr.Namespace+"/"+cr.Name]
-		if cl == nil {
-			continue // deleted since
-		}
-		keep[cl.Key()] = true
-		it := &item{cl: cl, cr: cr, d: c.o.Policy.Decide(cl, cr, now)}
-		c.metrics.SetCluster(cr, it.d, now)
-		items = append(items, it)
-	}
-	c.metrics.Forget(keep)
-	if c.o.Supervisor != nil {
-		c.supervisorPass(ctx)
-	}
-
-	// Rollouts under way, whoever started them: follow them (a restarted
-	// controller picks up its own here) and count them against the bound.
-	active := 0
-	for _, it := range items {
-		if it.d.State == Rotating {
-			active++
-			c.follow(ctx, it.cl, it.cr, rollout.AttachTime(it.cl, now), false)
-		}
-	}
-	due := slices.DeleteFunc(slices.Clone(items), func(it *item) bool { return it.d.State != RotationDue })
-	slices.SortStableFunc(due, func(a, b *item) int { return a.d.Earliest.Compare(b.d.Earliest) })
-	for _, it := range due {
-		c.rotate(ctx, it, now, &active)
-		c.metrics.SetState(it.cl.Namespace, it.cl.Name, it.d.State)
-	}
-	if !c.o.DryRun {
-		c.publishAll(ctx, items)
-	}
-	took := time.Since(start)
-	c.metrics.LastInventory.Set(unix(time.Now()))
-	c.metrics.InventoryDuration.Set(took.Seconds())
-	c.metrics.Clusters.Set(float64(len(items)))
-	counts := map[State]int{}
-	for _, it := range items {
-		counts[it.d.State]++
-	}
-	kv := []any{"clusters", len(items), "duration", took.Round(time.Millisecond)}
-	for _, s := range States {
-		if counts[s] > 0 {
-			kv = append(kv, string(s), counts[s])
-		}
-	}
-	c.log.Info("Inventory pass done", kv...)
-	return nil
-}
-
-// rotate starts the rotation of a due cluster if the bound and preflight
-// allow, updating its decision.
-func (c *Controller) rotate(ctx context.Context, it *item, now time.Time, active *int) {
-	log := c.log.WithValues("cluster", klog.KRef(it.cl.Namespace, it.cl.Name))
-	if c.o.DryRun {
-		log.Info("Rotation due; dry run, not rotating", "reason", it.d.Reason)
-		it.d.Reason += " (dry run: not rotating)"
-		return
-	}
-	if *active >= c.o.MaxConcurrentRotations {
-		log.V(2).Info("Rotation due; waiting for a rotation slot", "underWay", *active)
-		it.d.Reason += fmt.Sprintf("; waiting for a rotation slot (%d of %d under way)", *active, c.o.MaxConcurrentRotations)
-		return
-	}
-	// The pass read the cluster before inventorying the fleet, which may
-	// take minutes: decide again on a fresh read before acting.
-	fresh, err := c.reader.Clusters(ctx, it.cl.Namespace, []string{it.cl.Name})
-	if err != nil {
-		it.d.State, it.d.Reason = RotationBlocked, "reading the cluster before rotating: "+err.Error()
-		return
-	}
-	now = c.now(ctx)
-	it.cl = &fresh[0]
-	if it.d = c.o.Policy.Decide(it.cl, it.cr, now); it.d.State != RotationDue {
-		if it.d.State == Rotating {
-			*active++
-			c.follow(ctx, it.cl, it.cr, rollout.AttachTime(it.cl, now), false)
-		}
-		return
-	}
-	if problems := rollout.Preflight(ctx, c.reader.Client(), it.cl, it.cr, now); len(problems) > 0 {
-		reasons := make([]string, len(problems))
-		for i, p := range problems {
-			reasons[i] = p.String()
-		}
-		it.d.State, it.d.Reason = RotationBlocked, "rotation due but refused by preflight: "+strings.Join(reasons, "; ")
-		log.Info("Not rotating: preflight refused", "problems", reasons)
-		return
-	}
-	log.Info("Triggering rollout", "reason", it.d.Reason)
-	after, attached, err := rollout.Begin(ctx, c.reader, it.cl, now, c.by)
-	var evErr *rollout.EventError
-	switch {
-	case errors.As(err, &evErr):
-		log.Error(err, "Rollout triggered; its Event was not recorded")
-	case err != nil:
-		it.d.State, it.d.Reason = RotationBlocked, "triggering the rollout failed: "+err.Error()
-		log.Error(err, "Triggering rollout failed")
-		return
-	}
-	if !attached {
-		c.metrics.RotationsStarted.WithLabelValues(it.cl.Namespace, it.cl.Name).Inc()
-	}
-	*active++
-	it.d.State, it.d.Reason = Rotating, "rollout triggered at "+after.UTC().Format(time.RFC3339)
-	c.follow(ctx, it.cl, it.cr, after, !attached)
-}
-
-// follow follows the cluster's rollout in the background (once per
-// cluster), then inventories and verifies it.
-func (c *Controller) follow(ctx context.Context, cl *fleet.Cluster, before *inventory.ClusterReport, after time.Time, triggered bool) {
-	key := cl.Key()
-	c.mu.Lock()
-	// rolloutAfter has second precision.
-	if last, ok := c.concluded[key]; c.following[key] || (ok && last.Equal(after.Truncate(time.Second))) {
-		c.mu.Unlock()
-		return
-	}
-	c.following[key] = true
-	c.mu.Unlock()
-	if !triggered {
-		c.log.Info("Following a rollout under way", "cluster", klog.KRef(cl.Namespace, cl.Name), "after", after.UTC().Format(time.RFC3339))
-		before = oldNodesOnly(before, cl, after)
-	}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		concluded := c.finish(ctx, *cl, before, after)
-		c.mu.Lock()
-		delete(c.following, key)
-		if concluded {
-			c.concluded[key] = after.Truncate(time.Second)
-		}
-		c.mu.Unlock()
-	}()
-}
-
-// oldNodesOnly keeps the nodes of machines created before the rollout, so a
-// rollout joined half-way is verified against the machines it replaces.
-func oldNodesOnly(cr *inventory.ClusterReport, cl *fleet.Cluster, after time.Time) *inventory.ClusterReport {
-	old := map[string]bool{}
-	for _, m := range cl.Machines {
-		if m.NodeName != "" && m.Created.Before(after) {
-			old[m.NodeName] = true
-		}
-	}
-	out := *cr
-	out.Nodes = slices.DeleteFunc(slices.Clone(cr.Nodes), func(n inventory.NodeReport) bool { return n.Role == "control-plane" && !old[n.Name] })
-	return &out
-}
-
-// finish follows a rollout to its end, then inventories, verifies and
-// records the outcome. It returns false when ctx ended first (the next
-// leader attaches).
-func (c *Controller) finish(ctx context.Context, cl fleet.Cluster, before *inventory.ClusterReport, after time.Time) bool {
-	log := c.log.WithValues("cluster", klog.KRef(cl.Namespace, cl.Name))
-	f := &rollout.Follower{Reader: c.reader, Watcher: c.watcher, Resync: c.o.FollowResync,
-		Report: func(s string) { log.V(2).Info("Rollout progress", "event", s) }}
-	done, err := f.Follow(ctx, cl.Namespace, cl.Name, after, c.o.RolloutTimeout)
-	if ctx.Err() != nil {
-		return false
-	}
-	fail := func(msg string) {
-		c.metrics.RotationsFailed.WithLabelValues(cl.Namespace, cl.Name).Inc()
-		log.Info("Rotation failed", "reason", msg)
-		if !c.o.DryRun {
-			c.event(ctx, &cl, "Warning", "CertificateRotationFailed", msg)
-		}
-	}
-	if err != nil {
-		fail(err.Error())
-		return true
-	}
-	c.forgetReplaced(before)
-	o := c.inventoryOptions()
-	o.Namespace, o.Clusters, o.Selector = cl.Namespace, []string{cl.Name}, nil
-	rep, err := inventory.Run(ctx, c.reader, o)
-	if err != nil {
-		if ctx.Err() != nil {
-			return false
-		}
-		fail("the rollout finished but the cluster could not be inventoried: " + err.Error())
-		return true
-	}
-	cr := &rep.Clusters[0]
-	v := rollout.Verify(before, cr)
-	if err := rollout.KubeconfigWorks(ctx, c.reader.Client(), cl.Namespace, cl.Name); err != nil {
-		v.Problems = append(v.Problems, fmt.Sprintf("the %s-kubeconfig secret does not authenticate against the cluster: %v", cl.Name, err))
-	}
-	now := c.now(ctx)
-	d := c.o.Policy.Decide(done, cr, now)
-	c.metrics.SetCluster(cr, d, now)
-	if !v.OK() {
-		fail("the rollout finished but verification failed: " + strings.Join(v.Problems, "; "))
-		return true
-	}
-	c.metrics.RotationsOK.WithLabelValues(cl.Namespace, cl.Name).Inc()
-	msg := "every control-plane machine was replaced; certificates renewed, CAs unchanged"
-	if !d.Earliest.IsZero() {
-		msg += "; earliest certificate now expires " + d.Earliest.UTC().Format(time.RFC3339)
-	}
-	log.Info("Rotation succeeded", "earliestExpiry", d.Earliest.UTC().Format(time.RFC3339))
-	if !c.o.DryRun {
-		c.event(ctx, done, "Normal", "CertificateRotationSucceeded", msg)
-		c.publish(ctx, done, d)
-	}
-	return true
-}
-
-// forgetReplaced drops the replaced nodes' host keys from accept-new's
-// known_hosts, as `tkgcert rotate` does.
-func (c *Controller) forgetReplaced(before *inventory.ClusterReport) {
-	if c.o.SSH.HostKeyPolicy != remote.AcceptNew || c.o.SSH.KnownHostsFile == "" {
-		return
-	}
-	port := c.o.SSH.Port
-	if port == 0 {
-		port = remote.DefaultPort
-	}
-	var addrs []string
-	for _, n := range before.Nodes {
-		if n.Role == "control-plane" && n.Address != "" {
-			addrs = append(addrs, net.JoinHostPort(n.Address, strconv.Itoa(port)))
-		}
-	}
-	if _, err := remote.ForgetHosts(c.o.SSH.KnownHostsFile, addrs); err != nil {
-		c.log.Error(err, "Forgetting the host keys of replaced machines")
-	}
-}
-
-// supervisorPass reads the Supervisor side and exports its certificates.
-func (c *Controller) supervisorPass(ctx context.Context) {
-	rep, err := inventory.RunSupervisor(ctx, c.cfg, *c.o.Supervisor)
-	if err != nil {
-		c.metrics.CheckErrorsTotal.WithLabelValues("", "").Inc()
-		c.log.Error(err, "Reading the Supervisor's endpoints")
-		return
-	}
-	sup := rep.Supervisor
-	for _, w := range sup.Warnings {
-		c.log.V(2).Info("Supervisor inventory", "warning", w)
-	}
-	errs := len(sup.Errors)
-	for _, ep := range sup.Endpoints {
-		errs += len(ep.Errors)
-		for _, e := range ep.Errors {
-			c.log.V(2).Info("Supervisor endpoint not read", "endpoint", ep.Where(), "error", e)
-		}
-	}
-	c.metrics.SetSupervisor(sup.Series(), errs)
+	return n
 }

@@ -5,17 +5,34 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/go-logr/logr"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/tkgcert/tkgcert/internal/capi"
+	"github.com/tkgcert/tkgcert/internal/fleet"
+	"github.com/tkgcert/tkgcert/internal/inventory"
 )
 
 // LeaderElectionID names the Lease the replicas compete for.
 const LeaderElectionID = "tkgcert-controller"
+
+// EventSource names the controller in the Events it records.
+const EventSource = "tkgcert"
 
 // ManagerOptions are the process-level settings: endpoints and leader election.
 type ManagerOptions struct {
@@ -34,12 +51,21 @@ type ManagerOptions struct {
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 }
 
-// Run runs the controller in a controller-runtime manager until ctx ends.
+// Run runs the controller in a controller-runtime manager until ctx ends:
+// a reconciler per Cluster (watching Clusters, their KubeadmControlPlanes
+// and Machines, metadata only), and on the leader a periodic read of the
+// Supervisor side.
 func Run(ctx context.Context, cfg *rest.Config, mo ManagerOptions, o Options) error {
+	o.defaults()
 	scheme, err := capi.NewScheme()
 	if err != nil {
 		return err
 	}
+	reader, err := fleet.NewReader(cfg)
+	if err != nil {
+		return err
+	}
+	v := string(reader.Version())
 	opts := manager.Options{
 		Scheme:                        scheme,
 		Logger:                        o.Log,
@@ -49,6 +75,10 @@ func Run(ctx context.Context, cfg *rest.Config, mo ManagerOptions, o Options) er
 		LeaderElectionID:              LeaderElectionID,
 		LeaderElectionNamespace:       mo.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
+		Cache:                         cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+	}
+	if o.Namespace != "" {
+		opts.Cache.DefaultNamespaces = map[string]cache.Config{o.Namespace: {}}
 	}
 	for _, d := range []struct {
 		v   time.Duration
@@ -62,12 +92,72 @@ func Run(ctx context.Context, cfg *rest.Config, mo ManagerOptions, o Options) er
 	if err != nil {
 		return fmt.Errorf("starting the manager: %w", err)
 	}
-	c, err := New(cfg, ctrlmetrics.Registry, o)
+	metrics := NewMetrics(ctrlmetrics.Registry)
+	r, err := NewReconciler(cfg, metrics, mgr.GetEventRecorder(EventSource), o)
 	if err != nil {
 		return err
 	}
-	if err := mgr.Add(c); err != nil {
+	clusterMeta := func() *metav1.PartialObjectMetadata {
+		m := &metav1.PartialObjectMetadata{}
+		m.SetGroupVersionKind(schemaGVK("cluster.x-k8s.io/"+v, "Cluster"))
+		return m
+	}
+	cacheReader := mgr.GetCache()
+	r.exists = func(ctx context.Context, key types.NamespacedName) (bool, error) {
+		err := cacheReader.Get(ctx, key, clusterMeta())
+		if err == nil {
+			return true, nil
+		}
+		if client.IgnoreNotFound(err) == nil {
+			return false, nil
+		}
+		return false, err
+	}
+	// A Machine or KubeadmControlPlane event reconciles its cluster.
+	toCluster := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+		name := obj.GetLabels()[fleet.ClusterNameLabel]
+		if name == "" {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}
+	})
+	machineMeta, kcpMeta := &metav1.PartialObjectMetadata{}, &metav1.PartialObjectMetadata{}
+	machineMeta.SetGroupVersionKind(schemaGVK("cluster.x-k8s.io/"+v, "Machine"))
+	kcpMeta.SetGroupVersionKind(schemaGVK(fleet.ControlPlaneGroup+"/"+v, "KubeadmControlPlane"))
+	err = builder.ControllerManagedBy(mgr).Named("cluster").
+		For(clusterMeta()).
+		Watches(machineMeta, toCluster).
+		Watches(kcpMeta, toCluster).
+		WithOptions(ctrlcontroller.Options{MaxConcurrentReconciles: o.Parallel}).
+		Complete(r)
+	if err != nil {
 		return err
+	}
+	// The first full inventory: list the clusters once the leader starts.
+	apiReader := mgr.GetAPIReader()
+	if err := mgr.Add(leaderRunnable(func(ctx context.Context) error {
+		return r.startRound(ctx, func(ctx context.Context) ([]metav1.PartialObjectMetadata, error) {
+			l := &metav1.PartialObjectMetadataList{}
+			l.SetGroupVersionKind(schemaGVK("cluster.x-k8s.io/"+v, "ClusterList"))
+			var lo []client.ListOption
+			if o.Namespace != "" {
+				lo = append(lo, client.InNamespace(o.Namespace))
+			}
+			if err := apiReader.List(ctx, l, lo...); err != nil {
+				return nil, fmt.Errorf("listing the clusters: %w", err)
+			}
+			return l.Items, nil
+		})
+	})); err != nil {
+		return err
+	}
+	if o.Supervisor != nil {
+		if err := mgr.Add(leaderRunnable(func(ctx context.Context) error {
+			wait.JitterUntilWithContext(ctx, func(ctx context.Context) { supervisorInventory(ctx, cfg, *o.Supervisor, metrics, r.log) }, o.Resync, 0.1, true)
+			return nil
+		})); err != nil {
+			return err
+		}
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
@@ -76,4 +166,38 @@ func Run(ctx context.Context, cfg *rest.Config, mo ManagerOptions, o Options) er
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+// leaderRunnable runs fn on the leader only.
+type leaderRunnable func(ctx context.Context) error
+
+func (f leaderRunnable) Start(ctx context.Context) error { return f(ctx) }
+func (leaderRunnable) NeedLeaderElection() bool          { return true }
+
+// supervisorInventory reads the Supervisor side and exports its certificates.
+func supervisorInventory(ctx context.Context, cfg *rest.Config, so inventory.SupervisorOptions, m *Metrics, log logr.Logger) {
+	rep, err := inventory.RunSupervisor(ctx, cfg, so)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.CheckErrorsTotal.WithLabelValues("", "").Inc()
+			log.Error(err, "Reading the Supervisor's endpoints")
+		}
+		return
+	}
+	sup := rep.Supervisor
+	for _, w := range sup.Warnings {
+		log.V(2).Info("Supervisor inventory", "warning", w)
+	}
+	errs := len(sup.Errors)
+	for _, ep := range sup.Endpoints {
+		errs += len(ep.Errors)
+		for _, e := range ep.Errors {
+			log.V(2).Info("Supervisor endpoint not read", "endpoint", ep.Where(), "error", e)
+		}
+	}
+	m.SetSupervisor(sup.Series(), errs)
+}
+
+func schemaGVK(apiVersion, kind string) schema.GroupVersionKind {
+	return schema.FromAPIVersionAndKind(apiVersion, kind)
 }

@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"strings"
 	"sync"
 	"time"
 
@@ -14,24 +13,18 @@ import (
 // (the cluster's CA secrets and the kubeconfig secret's client certificate).
 const SupervisorNode = "supervisor"
 
-// Metrics are the controller's Prometheus metrics. Only the leader exports
-// certificate and cluster series; every replica exports the process's own.
+// Metrics are the controller's Prometheus metrics. The certificate and
+// cluster series are collected from the latest inventory of each cluster
+// (a cluster that is gone is simply no longer there); the counters count
+// what happened. Only the leader has inventories to export.
 type Metrics struct {
-	CertificateExpiry *prometheus.GaugeVec
-	EarliestExpiry    *prometheus.GaugeVec
-	ExpiredCerts      *prometheus.GaugeVec
-	ClusterState      *prometheus.GaugeVec
-	CheckErrors       *prometheus.GaugeVec
 	CheckErrorsTotal  *prometheus.CounterVec
 	RotationsStarted  *prometheus.CounterVec
 	RotationsOK       *prometheus.CounterVec
 	RotationsFailed   *prometheus.CounterVec
-	LastInventory     prometheus.Gauge
 	InventoryDuration prometheus.Gauge
-	Clusters          prometheus.Gauge
 
-	mu    sync.Mutex
-	known map[string]bool // namespace/name of clusters with series
+	store *store
 }
 
 var clusterLabels = []string{"namespace", "cluster"}
@@ -39,128 +32,176 @@ var clusterLabels = []string{"namespace", "cluster"}
 // NewMetrics creates the metrics and registers them with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		CertificateExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tkgcert_certificate_expiry_timestamp_seconds",
-			Help: "NotAfter of each certificate, as Unix time. node is \"supervisor\" for the cluster's secrets; ca is the signing CA's name (empty for a CA). namespace and cluster are empty for the Supervisor's own endpoints and vCenter's (ca vmca, supervisor-ca, tkg:<namespace>/<cluster> or other)."},
-			[]string{"namespace", "cluster", "node", "certificate", "ca"}),
-		EarliestExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tkgcert_cluster_earliest_expiry_timestamp_seconds",
-			Help: "NotAfter of the cluster's earliest-expiring leaf certificate on its nodes, as Unix time."}, clusterLabels),
-		ExpiredCerts: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tkgcert_cluster_expired_certificates",
-			Help: "Certificates of the cluster that have expired (a rolling rotation cannot help: use tkgcert recover)."}, clusterLabels),
-		ClusterState: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tkgcert_cluster_state",
-			Help: "1 for the cluster's current state (Healthy, RotationDue, WaitingForWindow, Rotating, RotationBlocked, Expired, RotatedRecently, OptedOut, Unknown), 0 for the others."},
-			[]string{"namespace", "cluster", "state"}),
-		CheckErrors: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tkgcert_cluster_check_errors",
-			Help: "Errors reading the cluster's certificates in the last inventory."}, clusterLabels),
 		CheckErrorsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tkgcert_check_errors_total",
-			Help: "Errors reading certificates, per cluster (namespace and cluster empty for a failed inventory)."}, clusterLabels),
+			Help: "Errors reading certificates, per cluster (namespace and cluster empty for the Supervisor side)."}, clusterLabels),
 		RotationsStarted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tkgcert_rotations_started_total",
 			Help: "Control-plane rollouts the controller triggered."}, clusterLabels),
 		RotationsOK: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tkgcert_rotations_succeeded_total",
 			Help: "Rollouts followed to completion and verified."}, clusterLabels),
 		RotationsFailed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tkgcert_rotations_failed_total",
 			Help: "Rollouts the controller followed that timed out or failed verification."}, clusterLabels),
-		LastInventory: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tkgcert_last_successful_inventory_timestamp_seconds",
-			Help: "When the last full inventory pass completed, as Unix time."}),
 		InventoryDuration: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tkgcert_inventory_duration_seconds",
-			Help: "How long the last full inventory pass took."}),
-		Clusters: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tkgcert_clusters",
-			Help: "Clusters in scope in the last inventory."}),
-		known: map[string]bool{},
+			Help: "How long the controller took, once leading, to inventory every cluster in scope once."}),
+		store: newStore(),
 	}
-	reg.MustRegister(m.CertificateExpiry, m.EarliestExpiry, m.ExpiredCerts, m.ClusterState, m.CheckErrors, m.CheckErrorsTotal,
-		m.RotationsStarted, m.RotationsOK, m.RotationsFailed, m.LastInventory, m.InventoryDuration, m.Clusters)
+	reg.MustRegister(m.CheckErrorsTotal, m.RotationsStarted, m.RotationsOK, m.RotationsFailed, m.InventoryDuration, m.store)
 	return m
 }
 
-func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
-
-// errorCount counts a cluster report's errors, its nodes' included.
-func errorCount(cr *inventory.ClusterReport) int {
-	n := len(cr.Errors)
-	for _, node := range cr.Nodes {
-		n += len(node.Errors)
-	}
-	return n
+// Set replaces what is exported of one cluster: its latest inventory (nil:
+// none yet), the decision, and when it was inventoried.
+func (m *Metrics) Set(ns, name string, cr *inventory.ClusterReport, d Decision, inventoried, now time.Time) {
+	m.store.mu.Lock()
+	defer m.store.mu.Unlock()
+	m.store.clusters[ns+"/"+name] = clusterSeries{ns: ns, name: name, report: cr, decision: d, inventoried: inventoried, now: now}
 }
 
-// SetCluster replaces the cluster's series with what cr and d say.
-func (m *Metrics) SetCluster(cr *inventory.ClusterReport, d Decision, now time.Time) {
-	ns, name := cr.Namespace, cr.Name
-	m.mu.Lock()
-	m.known[ns+"/"+name] = true
-	m.mu.Unlock()
-	m.CertificateExpiry.DeletePartialMatch(prometheus.Labels{"namespace": ns, "cluster": name})
-	set := func(node string, c inventory.Certificate) {
-		if c.NotAfter != nil && !c.Missing {
-			m.CertificateExpiry.WithLabelValues(ns, name, node, c.Name, c.CAName).Set(unix(*c.NotAfter))
-		}
-	}
-	for _, c := range cr.CertificateAuthorities {
-		set(SupervisorNode, c)
-	}
-	if cr.KubeconfigCertificate != nil {
-		set(SupervisorNode, *cr.KubeconfigCertificate)
-	}
-	for _, n := range cr.Nodes {
-		for _, c := range n.Certificates {
-			set(n.Name, c)
-		}
-		for _, c := range n.CertificateAuthorities {
-			set(n.Name, c)
-		}
-		if n.Kubelet != nil && n.Kubelet.ClientCertificate != nil {
-			set(n.Name, *n.Kubelet.ClientCertificate)
-		}
-	}
-	if d.Earliest.IsZero() {
-		m.EarliestExpiry.DeleteLabelValues(ns, name)
-	} else {
-		m.EarliestExpiry.WithLabelValues(ns, name).Set(unix(d.Earliest))
-	}
-	m.ExpiredCerts.WithLabelValues(ns, name).Set(float64(len(cr.Expired(now))))
-	m.SetState(ns, name, d.State)
-	errs := errorCount(cr)
-	m.CheckErrors.WithLabelValues(ns, name).Set(float64(errs))
-	m.CheckErrorsTotal.WithLabelValues(ns, name).Add(float64(errs))
-}
-
-// SetState sets the cluster's tkgcert_cluster_state series.
-func (m *Metrics) SetState(ns, name string, s State) {
-	for _, st := range States {
-		v := 0.0
-		if st == s {
-			v = 1
-		}
-		m.ClusterState.WithLabelValues(ns, name, string(st)).Set(v)
-	}
-}
-
-// Forget removes the series of clusters that are no longer in scope (after a
-// full pass that saw only keep).
-func (m *Metrics) Forget(keep map[string]bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for key := range m.known {
-		if keep[key] {
-			continue
-		}
-		delete(m.known, key)
-		ns, name, _ := strings.Cut(key, "/")
-		l := prometheus.Labels{"namespace": ns, "cluster": name}
-		for _, v := range []*prometheus.GaugeVec{m.CertificateExpiry, m.EarliestExpiry, m.ExpiredCerts, m.ClusterState, m.CheckErrors} {
-			v.DeletePartialMatch(l)
-		}
-	}
+// Forget drops a cluster's series.
+func (m *Metrics) Forget(key string) {
+	m.store.mu.Lock()
+	defer m.store.mu.Unlock()
+	delete(m.store.clusters, key)
 }
 
 // SetSupervisor replaces the Supervisor side's series (namespace and
 // cluster empty; node is the Node, vCenter host or address; ca is vmca,
 // supervisor-ca, tkg:<namespace>/<cluster> or other).
 func (m *Metrics) SetSupervisor(series []inventory.Series, errs int) {
-	m.CertificateExpiry.DeletePartialMatch(prometheus.Labels{"namespace": "", "cluster": ""})
-	for _, s := range series {
-		m.CertificateExpiry.WithLabelValues("", "", s.Node, s.Certificate, s.CA).Set(unix(s.NotAfter))
-	}
-	m.CheckErrors.WithLabelValues("", "").Set(float64(errs))
+	m.store.mu.Lock()
+	defer m.store.mu.Unlock()
+	m.store.supervisor, m.store.supervisorErrs, m.store.haveSupervisor = series, errs, true
 	m.CheckErrorsTotal.WithLabelValues("", "").Add(float64(errs))
 }
+
+type clusterSeries struct {
+	ns, name         string
+	report           *inventory.ClusterReport
+	decision         Decision
+	inventoried, now time.Time
+}
+
+// store is a prometheus.Collector over the latest inventories.
+type store struct {
+	mu             sync.Mutex
+	clusters       map[string]clusterSeries
+	supervisor     []inventory.Series
+	supervisorErrs int
+	haveSupervisor bool
+
+	certificate, earliest, expired, state, checkErrors, lastInventory, clusterInventory, clustersInScope *prometheus.Desc
+}
+
+func newStore() *store {
+	d := prometheus.NewDesc
+	return &store{
+		clusters: map[string]clusterSeries{},
+		certificate: d("tkgcert_certificate_expiry_timestamp_seconds",
+			"NotAfter of each certificate, as Unix time. node is \"supervisor\" for the cluster's secrets; ca is the signing CA's name (empty for a CA). namespace and cluster are empty for the Supervisor's own endpoints and vCenter's (ca vmca, supervisor-ca, tkg:<namespace>/<cluster> or other).",
+			[]string{"namespace", "cluster", "node", "certificate", "ca"}, nil),
+		earliest: d("tkgcert_cluster_earliest_expiry_timestamp_seconds",
+			"NotAfter of the cluster's earliest-expiring leaf certificate on its nodes, as Unix time.", clusterLabels, nil),
+		expired: d("tkgcert_cluster_expired_certificates",
+			"Certificates of the cluster that have expired (a rolling rotation cannot help: use tkgcert recover).", clusterLabels, nil),
+		state: d("tkgcert_cluster_state",
+			"1 for the cluster's current state (Healthy, RotationDue, WaitingForWindow, Rotating, RotationBlocked, Expired, RotatedRecently, OptedOut, Unknown), 0 for the others.",
+			[]string{"namespace", "cluster", "state"}, nil),
+		checkErrors: d("tkgcert_cluster_check_errors",
+			"Errors reading the cluster's certificates in its last inventory (namespace and cluster empty for the Supervisor side).", clusterLabels, nil),
+		lastInventory: d("tkgcert_last_successful_inventory_timestamp_seconds",
+			"When the stalest cluster in scope was last inventoried, as Unix time: every cluster was inventoried since.", nil, nil),
+		clusterInventory: d("tkgcert_cluster_last_inventory_timestamp_seconds",
+			"When the cluster was last inventoried, as Unix time.", clusterLabels, nil),
+		clustersInScope: d("tkgcert_clusters", "Clusters in scope that the controller has reconciled.", nil, nil),
+	}
+}
+
+// Describe sends the descriptions of the series.
+func (s *store) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{s.certificate, s.earliest, s.expired, s.state, s.checkErrors, s.lastInventory, s.clusterInventory, s.clustersInScope} {
+		ch <- d
+	}
+}
+
+// Collect sends the series of the latest inventories.
+func (s *store) Collect(ch chan<- prometheus.Metric) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	// One series per label set: the last certificate of a name wins, as a
+	// gauge's Set would.
+	type certKey struct{ ns, cluster, node, name, ca string }
+	certs := map[certKey]float64{}
+	var stalest time.Time
+	for _, cs := range s.clusters {
+		if cr := cs.report; cr != nil {
+			for _, c := range clusterCertificates(cr) {
+				certs[certKey{cs.ns, cs.name, c.node, c.cert.Name, c.cert.CAName}] = unix(*c.cert.NotAfter)
+			}
+			gauge(s.expired, float64(len(cr.Expired(cs.now))), cs.ns, cs.name)
+			gauge(s.checkErrors, float64(errorCount(cr)), cs.ns, cs.name)
+			gauge(s.clusterInventory, unix(cs.inventoried), cs.ns, cs.name)
+			if stalest.IsZero() || cs.inventoried.Before(stalest) {
+				stalest = cs.inventoried
+			}
+		}
+		if !cs.decision.Earliest.IsZero() {
+			gauge(s.earliest, unix(cs.decision.Earliest), cs.ns, cs.name)
+		}
+		for _, st := range States {
+			v := 0.0
+			if st == cs.decision.State {
+				v = 1
+			}
+			gauge(s.state, v, cs.ns, cs.name, string(st))
+		}
+	}
+	for _, x := range s.supervisor {
+		certs[certKey{"", "", x.Node, x.Certificate, x.CA}] = unix(x.NotAfter)
+	}
+	for k, v := range certs {
+		gauge(s.certificate, v, k.ns, k.cluster, k.node, k.name, k.ca)
+	}
+	if s.haveSupervisor {
+		gauge(s.checkErrors, float64(s.supervisorErrs), "", "")
+	}
+	if !stalest.IsZero() {
+		gauge(s.lastInventory, unix(stalest))
+	}
+	gauge(s.clustersInScope, float64(len(s.clusters)))
+}
+
+type located struct {
+	node string
+	cert inventory.Certificate
+}
+
+// clusterCertificates lists a cluster's certificates with a NotAfter: its
+// CAs and kubeconfig certificate on the Supervisor, then every node's.
+func clusterCertificates(cr *inventory.ClusterReport) []located {
+	var out []located
+	add := func(node string, c *inventory.Certificate) {
+		if c != nil && c.NotAfter != nil && !c.Missing {
+			out = append(out, located{node, *c})
+		}
+	}
+	for i := range cr.CertificateAuthorities {
+		add(SupervisorNode, &cr.CertificateAuthorities[i])
+	}
+	add(SupervisorNode, cr.KubeconfigCertificate)
+	for _, n := range cr.Nodes {
+		for i := range n.Certificates {
+			add(n.Name, &n.Certificates[i])
+		}
+		for i := range n.CertificateAuthorities {
+			add(n.Name, &n.CertificateAuthorities[i])
+		}
+		if n.Kubelet != nil {
+			add(n.Name, n.Kubelet.ClientCertificate)
+		}
+	}
+	return out
+}
+
+func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }

@@ -11,7 +11,7 @@ import (
 	"github.com/tkgcert/tkgcert/internal/inventory"
 )
 
-func TestMetricsFollowTheReport(t *testing.T) {
+func TestMetricsAreTheLatestInventory(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
 	t1, t2, t3 := now.Add(100*24*time.Hour), now.Add(-time.Hour), now.Add(3650*24*time.Hour)
@@ -22,7 +22,8 @@ func TestMetricsFollowTheReport(t *testing.T) {
 			Certificates: []inventory.Certificate{{Name: "apiserver", CAName: "ca", NotAfter: &t1}, {Name: "super-admin.conf", Missing: true}},
 			Kubelet:      &inventory.KubeletReport{ClientCertificate: &inventory.Certificate{Name: "kubelet-client", CAName: "ca", NotAfter: &t1}},
 			Errors:       []string{"reading etcd/peer.crt: permission denied"}}}}
-	m.SetCluster(cr, Decision{State: Expired, Earliest: t1}, now)
+	inventoried := now.Add(-time.Minute)
+	m.Set("ns", "c", cr, Decision{State: Expired, Earliest: t1}, inventoried, now)
 
 	// now is 1795766400 (2026-11-27T08:00:00Z): +100d, -1h, +3650d.
 	want := `
@@ -32,40 +33,101 @@ tkgcert_certificate_expiry_timestamp_seconds{ca="",certificate="ca",cluster="c",
 tkgcert_certificate_expiry_timestamp_seconds{ca="ca",certificate="apiserver",cluster="c",namespace="ns",node="n-a"} 1.8044064e+09
 tkgcert_certificate_expiry_timestamp_seconds{ca="ca",certificate="c-kubeconfig",cluster="c",namespace="ns",node="supervisor"} 1.7957628e+09
 tkgcert_certificate_expiry_timestamp_seconds{ca="ca",certificate="kubelet-client",cluster="c",namespace="ns",node="n-a"} 1.8044064e+09
+# HELP tkgcert_cluster_check_errors Errors reading the cluster's certificates in its last inventory (namespace and cluster empty for the Supervisor side).
+# TYPE tkgcert_cluster_check_errors gauge
+tkgcert_cluster_check_errors{cluster="c",namespace="ns"} 1
+# HELP tkgcert_cluster_earliest_expiry_timestamp_seconds NotAfter of the cluster's earliest-expiring leaf certificate on its nodes, as Unix time.
+# TYPE tkgcert_cluster_earliest_expiry_timestamp_seconds gauge
+tkgcert_cluster_earliest_expiry_timestamp_seconds{cluster="c",namespace="ns"} 1.8044064e+09
+# HELP tkgcert_cluster_expired_certificates Certificates of the cluster that have expired (a rolling rotation cannot help: use tkgcert recover).
+# TYPE tkgcert_cluster_expired_certificates gauge
+tkgcert_cluster_expired_certificates{cluster="c",namespace="ns"} 1
+# HELP tkgcert_cluster_last_inventory_timestamp_seconds When the cluster was last inventoried, as Unix time.
+# TYPE tkgcert_cluster_last_inventory_timestamp_seconds gauge
+tkgcert_cluster_last_inventory_timestamp_seconds{cluster="c",namespace="ns"} 1.79576634e+09
+# HELP tkgcert_clusters Clusters in scope that the controller has reconciled.
+# TYPE tkgcert_clusters gauge
+tkgcert_clusters 1
+# HELP tkgcert_last_successful_inventory_timestamp_seconds When the stalest cluster in scope was last inventoried, as Unix time: every cluster was inventoried since.
+# TYPE tkgcert_last_successful_inventory_timestamp_seconds gauge
+tkgcert_last_successful_inventory_timestamp_seconds 1.79576634e+09
 `
-	if err := testutil.CollectAndCompare(m.CertificateExpiry, strings.NewReader(want)); err != nil {
+	names := []string{"tkgcert_certificate_expiry_timestamp_seconds", "tkgcert_cluster_check_errors", "tkgcert_cluster_earliest_expiry_timestamp_seconds",
+		"tkgcert_cluster_expired_certificates", "tkgcert_cluster_last_inventory_timestamp_seconds", "tkgcert_clusters", "tkgcert_last_successful_inventory_timestamp_seconds"}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
 		t.Error(err)
 	}
-	for _, tc := range []struct {
-		c    prometheus.Collector
-		want float64
-	}{
-		{m.EarliestExpiry.WithLabelValues("ns", "c"), float64(t1.Unix())},
-		{m.ExpiredCerts.WithLabelValues("ns", "c"), 1},
-		{m.CheckErrors.WithLabelValues("ns", "c"), 1},
-		{m.ClusterState.WithLabelValues("ns", "c", "Expired"), 1},
-		{m.ClusterState.WithLabelValues("ns", "c", "Healthy"), 0},
-	} {
-		if got := testutil.ToFloat64(tc.c); got != tc.want {
-			t.Errorf("%v = %v, want %v", tc.c, got, tc.want)
-		}
+	if got := stateSeries(t, reg, "ns", "c"); got != "Expired" {
+		t.Errorf("the state series say %q", got)
 	}
 
-	// A second pass replaces the cluster's series: the certificate that is
-	// gone disappears; a cluster that is gone loses all of its series.
+	// A new inventory replaces the cluster's series: the certificates that
+	// are gone disappear; a cluster forgotten loses all of its series.
 	cr.Nodes[0].Kubelet = nil
 	cr.KubeconfigCertificate = nil
-	m.SetCluster(cr, Decision{State: Healthy, Earliest: t1}, now)
-	if n := testutil.CollectAndCount(m.CertificateExpiry); n != 2 {
-		t.Errorf("%d certificate series after the second pass, want 2", n)
+	m.Set("ns", "c", cr, Decision{State: Healthy, Earliest: t1}, now, now)
+	if n, err := testutil.GatherAndCount(reg, "tkgcert_certificate_expiry_timestamp_seconds"); err != nil || n != 2 {
+		t.Errorf("%d certificate series after the second inventory (%v), want 2", n, err)
 	}
-	if got := testutil.ToFloat64(m.ExpiredCerts.WithLabelValues("ns", "c")); got != 0 {
-		t.Errorf("expired certificates %v, want 0", got)
+	if got := stateSeries(t, reg, "ns", "c"); got != "Healthy" {
+		t.Errorf("the state series say %q", got)
 	}
-	m.Forget(map[string]bool{"ns/other": true})
-	for _, v := range []prometheus.Collector{m.CertificateExpiry, m.EarliestExpiry, m.ClusterState, m.CheckErrors, m.ExpiredCerts} {
-		if n := testutil.CollectAndCount(v); n != 0 {
-			t.Errorf("%d series left of a forgotten cluster", n)
+	m.Forget("ns/c")
+	if n, err := testutil.GatherAndCount(reg, names...); err != nil || n != 1 { // tkgcert_clusters 0
+		t.Errorf("%d series left of a forgotten cluster (%v)", n, err)
+	}
+}
+
+// stateSeries returns the one state whose series is 1, after checking that
+// every state has a series.
+func stateSeries(t *testing.T, reg *prometheus.Registry, ns, name string) string {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var one []string
+	n := 0
+	for _, mf := range mfs {
+		if mf.GetName() != "tkgcert_cluster_state" {
+			continue
 		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["namespace"] != ns || labels["cluster"] != name {
+				continue
+			}
+			n++
+			if m.GetGauge().GetValue() == 1 {
+				one = append(one, labels["state"])
+			}
+		}
+	}
+	if n != len(States) || len(one) != 1 {
+		t.Fatalf("%d state series, %v at 1; want %d and one", n, one, len(States))
+	}
+	return one[0]
+}
+
+func TestSupervisorSeriesShareTheCertificateMetric(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	m.SetSupervisor([]inventory.Series{{Node: "vc.example.com", Certificate: "vcenter-https", CA: "vmca", NotAfter: now}}, 2)
+	want := `
+# HELP tkgcert_cluster_check_errors Errors reading the cluster's certificates in its last inventory (namespace and cluster empty for the Supervisor side).
+# TYPE tkgcert_cluster_check_errors gauge
+tkgcert_cluster_check_errors{cluster="",namespace=""} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tkgcert_cluster_check_errors"); err != nil {
+		t.Error(err)
+	}
+	if v := testutil.ToFloat64(m.CheckErrorsTotal.WithLabelValues("", "")); v != 2 {
+		t.Errorf("check errors total %v", v)
+	}
+	if n, _ := testutil.GatherAndCount(reg, "tkgcert_certificate_expiry_timestamp_seconds"); n != 1 {
+		t.Errorf("%d certificate series for one Supervisor endpoint", n)
 	}
 }
