@@ -117,6 +117,8 @@ type Reconciler struct {
 type clusterState struct {
 	report      *inventory.ClusterReport
 	inventoried time.Time
+	// following is the rollout this process follows (its time).
+	following time.Time
 	// status is the last status written (or, in a dry run, that would have
 	// been), so that a dry run follows its rollouts too.
 	status *ClusterStatus
@@ -238,9 +240,11 @@ func (c *Reconciler) inventory(ctx context.Context, cl *fleet.Cluster, st *clust
 		return
 	}
 	st.report, st.inventoried = &rep.Clusters[0], now
-	if n := errorCount(st.report); n > 0 {
+	n := errorCount(st.report)
+	if n > 0 {
 		c.metrics.CheckErrorsTotal.WithLabelValues(cl.Namespace, cl.Name).Add(float64(n))
 	}
+	c.log.V(2).Info("Cluster inventoried", "cluster", klog.KRef(cl.Namespace, cl.Name), "nodes", len(st.report.Nodes), "errors", n)
 }
 
 // underWay handles a cluster whose control plane is rolling out, whoever
@@ -250,21 +254,22 @@ func (c *Reconciler) underWay(ctx context.Context, log logr.Logger, cl *fleet.Cl
 	c.limits.hold(cl.Key())
 	after := rollout.AttachTime(cl, now)
 	rec := next.Rotation
-	if rec == nil || rec.Outcome != "" || !rec.After.Equal(after.Truncate(time.Second)) {
-		if cl.ControlPlane.RolloutAfter == nil && rec != nil && rec.Outcome == "" {
-			after = rec.After // a rollout with another cause: keep the time it was first seen
-		} else {
-			log.Info("Following a rollout under way", "after", after.UTC().Format(time.RFC3339))
-			if st.report == nil {
-				c.inventory(ctx, cl, st, now)
-			}
-			rec = &RotationRecord{After: after.Truncate(time.Second).UTC()}
-			if st.report != nil {
-				base := rollout.BaselineOf(st.report, cl, after)
-				rec.Baseline = &base
-			}
-			next.Rotation = rec
+	if rec == nil || rec.Outcome != "" || (cl.ControlPlane.RolloutAfter != nil && !rec.After.Equal(after.Truncate(time.Second))) {
+		// A rollout this controller has no record of: started by someone
+		// else, or by a leader that died before writing the record.
+		if st.report == nil {
+			c.inventory(ctx, cl, st, now)
 		}
+		rec = &RotationRecord{After: after.Truncate(time.Second).UTC()}
+		if st.report != nil {
+			base := rollout.BaselineOf(st.report, cl, after)
+			rec.Baseline = &base
+		}
+		next.Rotation = rec
+	}
+	if !st.following.Equal(rec.After) {
+		log.Info("Following a rollout under way", "after", rec.After.UTC().Format(time.RFC3339), "triggered", rec.Triggered)
+		st.following = rec.After
 	}
 	d := c.o.Policy.Decide(cl, st.report, now)
 	if now.Sub(rec.After) > c.o.RolloutTimeout && rec.Outcome == "" {
@@ -371,6 +376,7 @@ func (c *Reconciler) rotate(ctx context.Context, log logr.Logger, cl *fleet.Clus
 		}
 		base := rollout.BaselineOf(st.report, nil, after)
 		next.Rotation = &RotationRecord{After: after.Truncate(time.Second).UTC(), Triggered: triggered, Baseline: &base}
+		st.following = next.Rotation.After
 		d.State, d.Reason = Rotating, "rollout triggered at "+after.UTC().Format(time.RFC3339)
 		wait = c.o.FollowResync
 		return true, nil

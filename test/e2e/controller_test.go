@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tkgcert/tkgcert/internal/controller"
 	labpkg "github.com/tkgcert/tkgcert/internal/lab"
 )
 
@@ -118,10 +119,28 @@ func (p *controllerProcess) waitLog(s string, n int) {
 	}
 }
 
-// passes waits for n more inventory passes.
+// passes waits for the controller's first inventory of every cluster, then
+// for n more inventories of each of the lab's clusters.
 func (p *controllerProcess) passes(n int) {
 	p.t.Helper()
-	p.waitLog("Inventory pass done", strings.Count(p.log(), "Inventory pass done")+n)
+	p.waitLog("Every cluster inventoried", 1)
+	p.waitLog(`"Cluster inventoried"`, strings.Count(p.log(), `"Cluster inventoried"`)+n*labClusters)
+}
+
+// labClusters is the number of clusters in TestController's lab.
+const labClusters = 4
+
+// waitEvents waits until the namespace holds n Events of reason on object
+// (the controller's recorder sends them asynchronously).
+func waitEvents(t *testing.T, sh *shell, ns, reason, object string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute) // liveness guard
+	for eventCount(sh, ns, reason, object) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %d %s Events on %s: %d", n, reason, object, eventCount(sh, ns, reason, object))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // metric scrapes /metrics and returns the value of the series with name and
@@ -175,8 +194,18 @@ func kcpSpec(sh *shell, ns, cluster string) string {
 	return strings.TrimSpace(sh.run(fmt.Sprintf(`kubectl get kcp -n %s %s-control-plane -o jsonpath='{.metadata.generation}|{.spec.rolloutAfter}{.spec.rollout.after}|{.metadata.annotations.tkgcert\.io/rotated-at}'`, ns, cluster)))
 }
 
+// statusOf reads the controller's status annotation on a Cluster as
+// "<state>: <message>" ("" when there is none).
 func statusOf(sh *shell, ns, cluster string) string {
-	return strings.TrimSpace(sh.run(fmt.Sprintf(`kubectl get cluster -n %s %s -o jsonpath='{.metadata.annotations.tkgcert\.io/status}'`, ns, cluster)))
+	raw := strings.TrimSpace(sh.run(fmt.Sprintf(`kubectl get cluster -n %s %s -o jsonpath='{.metadata.annotations.tkgcert\.io/status}'`, ns, cluster)))
+	if raw == "" {
+		return ""
+	}
+	st, ok := controller.ParseStatus(raw)
+	if !ok {
+		return "unparsable status annotation: " + raw
+	}
+	return string(st.State) + ": " + st.Message
 }
 
 // installMonitoringCRDs installs the Prometheus Operator's ServiceMonitor and
@@ -308,7 +337,9 @@ func TestController(t *testing.T) {
 				t.Errorf("dry run wrote the status of %s: %q", c, s)
 			}
 		}
-		if n := len(lines(sh.run(`kubectl get events -n c -o jsonpath='{range .items[?(@.source.component=="tkgcert")]}{.reason}{"\n"}{end}'`))); n != 0 {
+		// Events the controller records name it as their source (core
+		// Events) or reporting component (events.k8s.io).
+		if n := strings.Count(sh.run(`kubectl get events -n c -o jsonpath='{range .items[*]}{.source.component}/{.reportingComponent}{"\n"}{end}'`), "tkgcert"); n != 0 {
 			t.Errorf("dry run recorded %d Events", n)
 		}
 		if v := p.mustMetric("tkgcert_cluster_state", "cluster", "healthy", "state", "RotationDue"); v != 1 {
@@ -361,6 +392,8 @@ func TestController(t *testing.T) {
 		if v := p.mustMetric("tkgcert_cluster_expired_certificates", "cluster", "healthy"); v != 0 {
 			t.Errorf("expired certificates of the healthy cluster: %v", v)
 		}
+		waitEvents(t, sh, "c", "CertificatesExpired", "expired", 1)
+		waitEvents(t, sh, "c", "CertificateRotationWaiting", "expiring", 1)
 		if n := eventCount(sh, "c", "CertificatesExpired", "expired"); n != 1 {
 			t.Errorf("%d CertificatesExpired Events on the expired cluster, want 1", n)
 		}
@@ -439,7 +472,7 @@ func TestController(t *testing.T) {
 		a.waitLog("Successfully acquired lease", 1)
 		b := startController(t, kc, le...)
 		a.waitLog(`"Triggering rollout" logger="controller" cluster="c/healthy"`, 1)
-		if strings.Contains(b.log(), "Inventory pass done") {
+		if strings.Contains(b.log(), "Every cluster inventoried") || strings.Contains(b.log(), `"Cluster inventoried"`) {
 			t.Fatalf("the standby replica worked while the leader held the lease:\n%s", b.log())
 		}
 		rotatedAt := strings.TrimSpace(sh.run(`kubectl get kcp -n c healthy-control-plane -o jsonpath='{.metadata.annotations.tkgcert\.io/rotated-at}'`))
