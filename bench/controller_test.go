@@ -28,8 +28,9 @@ var (
 )
 
 // BenchmarkControllerPass measures, side by side in one run on one fleet,
-// one full inventory pass of `tkgcert controller` and `tkgcert check -A`,
-// and the controller's peak memory. Run with -benchtime 1x.
+// the controller's "pass" (the time from its start until every cluster has
+// been reconciled, that is inventoried, once) and `tkgcert check -A`, and
+// the controller's peak memory. Run with -benchtime 1x.
 func BenchmarkControllerPass(b *testing.B) {
 	n := *controllerFleet
 	cp := *controllerCP
@@ -59,8 +60,8 @@ type passResult struct {
 	peakRSS float64 // MiB
 }
 
-// runControllerPass starts the controller, waits for its first pass, reads
-// the pass's duration from its metrics and its peak RSS from /proc, and
+// runControllerPass starts the controller, waits until it has inventoried
+// every cluster once, reads that duration from its metrics and its peak RSS from /proc, and
 // stops it.
 func runControllerPass(b *testing.B, kc, knownHosts string, n int, args ...string) passResult {
 	b.Helper()
@@ -83,17 +84,26 @@ func runControllerPass(b *testing.B, kc, knownHosts string, n int, args ...strin
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	deadline := time.Now().Add(30 * time.Minute) // liveness guard
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}()
+	deadline := time.After(30 * time.Minute) // liveness guard
 	for {
 		data, _ := os.ReadFile(logFile)
-		if strings.Contains(string(data), "Inventory pass done") {
+		if strings.Contains(string(data), "Every cluster inventoried") {
 			break
 		}
-		if time.Now().After(deadline) || cmd.ProcessState != nil {
-			b.Fatalf("no inventory pass:\n%s", tail(data))
+		select {
+		case err := <-exited:
+			exited <- err // for the deferred wait
+			b.Fatalf("the controller exited (%v) before inventorying every cluster:\n%s", err, tail(data))
+		case <-deadline:
+			b.Fatalf("the controller did not inventory every cluster:\n%s", tail(data))
+		case <-time.After(100 * time.Millisecond):
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	peak := peakRSS(b, cmd.Process.Pid)
 	resp, err := http.Get("http://" + addr + "/metrics")
