@@ -467,6 +467,7 @@ func (r *round) check() {
 	r.closed = true
 	took := time.Since(r.started)
 	r.metrics.InventoryDuration.Set(took.Seconds())
+	r.metrics.Leading()
 	r.log.Info("Every cluster inventoried", "clusters", len(r.seen), "duration", took.Round(time.Millisecond))
 }
 

@@ -56,6 +56,13 @@ func (m *Metrics) Set(ns, name string, cr *inventory.ClusterReport, d Decision, 
 	m.store.clusters[ns+"/"+name] = clusterSeries{ns: ns, name: name, report: cr, decision: d, inventoried: inventoried, now: now}
 }
 
+// Leading notes that the leader has inventoried every cluster in scope once.
+func (m *Metrics) Leading() {
+	m.store.mu.Lock()
+	defer m.store.mu.Unlock()
+	m.store.leading = true
+}
+
 // Forget drops a cluster's series.
 func (m *Metrics) Forget(key string) {
 	m.store.mu.Lock()
@@ -87,6 +94,9 @@ type store struct {
 	supervisor     []inventory.Series
 	supervisorErrs int
 	haveSupervisor bool
+	// leading is set once the leader inventoried every cluster in scope: an
+	// empty fleet is then fresh, not unknown.
+	leading bool
 
 	certificate, earliest, expired, state, checkErrors, lastInventory, clusterInventory, clustersInScope *prometheus.Desc
 }
@@ -166,8 +176,11 @@ func (s *store) Collect(ch chan<- prometheus.Metric) {
 	if s.haveSupervisor {
 		gauge(s.checkErrors, float64(s.supervisorErrs), "", "")
 	}
-	if !stalest.IsZero() {
+	switch {
+	case !stalest.IsZero():
 		gauge(s.lastInventory, unix(stalest))
+	case s.leading && len(s.clusters) == 0:
+		gauge(s.lastInventory, unix(time.Now()))
 	}
 	gauge(s.clustersInScope, float64(len(s.clusters)))
 }
