@@ -3,16 +3,19 @@ package certs
 import (
 	"sort"
 	"time"
+
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 )
 
-// Names of the certificate authorities kubeadm manages.
+// Names of the certificate authorities kubeadm manages (defined in package
+// names).
 const (
 	// CAName is the Kubernetes cluster CA ("ca", pki/ca.crt).
-	CAName = "ca"
+	CAName = names.CA
 	// EtcdCAName is the etcd CA ("etcd-ca", pki/etcd/ca.crt).
-	EtcdCAName = "etcd-ca"
+	EtcdCAName = names.EtcdCA
 	// FrontProxyCAName is the front-proxy CA ("front-proxy-ca", pki/front-proxy-ca.crt).
-	FrontProxyCAName = "front-proxy-ca"
+	FrontProxyCAName = names.FrontProxyCA
 )
 
 // Certificate is one row of kubeadm's certificate table: a leaf

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tkgcert/tkgcert/internal/capi"
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/duration"
 	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/inventory"
@@ -229,7 +230,7 @@ func (o *rotateOptions) rotateOne(ctx context.Context, cfg *rest.Config, r *flee
 	if o.workers {
 		old := map[string]bool{}
 		for _, n := range before.Nodes {
-			old[n.Name] = n.Role == "worker"
+			old[n.Name] = n.Role == names.RoleWorker
 		}
 		for _, n := range afterRep.Nodes {
 			if old[n.Name] {
@@ -262,7 +263,7 @@ func (o *rotateOptions) forgetReplaced(before *inventory.ClusterReport, sshOpts 
 	}
 	var addrs []string
 	for _, n := range before.Nodes {
-		if n.Role == "control-plane" || o.workers {
+		if n.Role == names.RoleControlPlane || o.workers {
 			addrs = append(addrs, net.JoinHostPort(n.Address, strconv.Itoa(sshOpts.Port)))
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/inventory"
 	"github.com/tkgcert/tkgcert/internal/remote"
@@ -342,7 +343,7 @@ func oldNodesOnly(cr *inventory.ClusterReport, cl *fleet.Cluster, after time.Tim
 		}
 	}
 	out := *cr
-	out.Nodes = slices.DeleteFunc(slices.Clone(cr.Nodes), func(n inventory.NodeReport) bool { return n.Role == "control-plane" && !old[n.Name] })
+	out.Nodes = slices.DeleteFunc(slices.Clone(cr.Nodes), func(n inventory.NodeReport) bool { return n.Role == names.RoleControlPlane && !old[n.Name] })
 	return &out
 }
 
@@ -416,7 +417,7 @@ func (c *Controller) forgetReplaced(before *inventory.ClusterReport) {
 	}
 	var addrs []string
 	for _, n := range before.Nodes {
-		if n.Role == "control-plane" && n.Address != "" {
+		if n.Role == names.RoleControlPlane && n.Address != "" {
 			addrs = append(addrs, net.JoinHostPort(n.Address, strconv.Itoa(port)))
 		}
 	}

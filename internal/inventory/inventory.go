@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/remote"
 	"github.com/tkgcert/tkgcert/internal/source"
@@ -140,7 +141,7 @@ func prepareCluster(ctx context.Context, r *fleet.Reader, cl *fleet.Cluster, o O
 		Phase: cl.Phase, RolloutInProgress: cl.RolloutInProgress()}
 	mgmt := source.ReadManagementCertificates(ctx, r.Client(), cl.Namespace, cl.Name)
 	cr.Errors = append(cr.Errors, mgmt.Errors...)
-	for _, name := range []string{"ca", "etcd-ca", "front-proxy-ca"} {
+	for _, name := range names.AuthorityNames() {
 		if a := mgmt.Authorities[name]; a != nil {
 			cr.CertificateAuthorities = append(cr.CertificateAuthorities, fromAuthority(a.Cert, now))
 		}
@@ -224,7 +225,7 @@ func nodeName(m fleet.Machine) string {
 // with the kubeconfig secret (held in memory only).
 func workloadAddresses(ctx context.Context, r *fleet.Reader, cl *fleet.Cluster) (map[string]string, error) {
 	sec := &corev1.Secret{}
-	if err := r.Client().Get(ctx, types.NamespacedName{Namespace: cl.Namespace, Name: cl.Name + source.KubeconfigSecretSuffix}, sec); err != nil {
+	if err := r.Client().Get(ctx, types.NamespacedName{Namespace: cl.Namespace, Name: cl.Name + names.KubeconfigSecretSuffix}, sec); err != nil {
 		return nil, err
 	}
 	cfg, err := clientcmd.RESTConfigFromKubeConfig(sec.Data["value"])

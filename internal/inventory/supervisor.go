@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/remote"
 	"github.com/tkgcert/tkgcert/internal/source"
 	"github.com/tkgcert/tkgcert/internal/trust"
@@ -485,12 +486,11 @@ func clusterCAs(ctx context.Context, cs kubernetes.Interface, sup *SupervisorRep
 		sup.Warnings = append(sup.Warnings, fmt.Sprintf("listing the TKG clusters' CA secrets: %v (certificates they signed are reported as other)", err))
 		return nil
 	}
-	suffixes := map[string]string{"-ca": "ca", "-etcd": "etcd-ca", "-proxy": "front-proxy-ca"}
 	var out []trust.ClusterCA
 	for _, s := range list.Items {
 		cluster := s.Labels["cluster.x-k8s.io/cluster-name"]
-		name, ok := suffixes[strings.TrimPrefix(s.Name, cluster)]
-		if !ok || !strings.HasPrefix(s.Name, cluster) {
+		name, ok := names.AuthorityOfSecret(cluster, s.Name)
+		if !ok {
 			continue
 		}
 		for _, c := range parseCerts(s.Data["tls.crt"]) {

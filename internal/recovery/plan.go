@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/inventory"
 )
 
@@ -27,7 +28,7 @@ type NodePlan struct {
 }
 
 // ControlPlane reports whether the node is a control-plane node.
-func (n NodePlan) ControlPlane() bool { return n.Role == "control-plane" }
+func (n NodePlan) ControlPlane() bool { return n.Role == names.RoleControlPlane }
 
 // Touched reports whether recovery changes anything on the node.
 func (n NodePlan) Touched() bool { return n.RenewPKI || n.RenewKubelet }
@@ -80,8 +81,8 @@ func BuildPlan(cr *inventory.ClusterReport, now time.Time) Plan {
 	}
 	nodes := append([]inventory.NodeReport(nil), cr.Nodes...)
 	sort.SliceStable(nodes, func(i, j int) bool {
-		if (nodes[i].Role == "control-plane") != (nodes[j].Role == "control-plane") {
-			return nodes[i].Role == "control-plane"
+		if (nodes[i].Role == names.RoleControlPlane) != (nodes[j].Role == names.RoleControlPlane) {
+			return nodes[i].Role == names.RoleControlPlane
 		}
 		return nodes[i].Name < nodes[j].Name
 	})
@@ -104,7 +105,7 @@ func BuildPlan(cr *inventory.ClusterReport, now time.Time) Plan {
 				np.Expired = append(np.Expired, c.Name)
 			}
 		}
-		if len(np.Expired) > 0 && n.Role == "control-plane" {
+		if len(np.Expired) > 0 && n.Role == names.RoleControlPlane {
 			np.RenewPKI = true
 		}
 		if k := n.Kubelet; k != nil && k.ClientCertificate != nil && expired(*k.ClientCertificate) {

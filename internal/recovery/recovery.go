@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/pki"
 	"github.com/tkgcert/tkgcert/internal/remote"
 	"github.com/tkgcert/tkgcert/internal/source"
@@ -350,7 +351,8 @@ func (r *run) waitReads(ctx context.Context) error {
 // names. The keys stay in memory.
 func LoadCAs(ctx context.Context, c client.Client, namespace, cluster string) (map[string]*pki.KeyPair, error) {
 	out := map[string]*pki.KeyPair{}
-	for name, suffix := range map[string]string{certs.CAName: source.CASecretSuffix, certs.EtcdCAName: source.EtcdCASecretSuffix, certs.FrontProxyCAName: source.ProxyCASecretSuffix} {
+	for _, a := range names.Authorities() {
+		name, suffix := a.Name, a.SecretSuffix
 		sec, err := getSecret(ctx, c, namespace, cluster+suffix)
 		if err != nil {
 			return nil, err

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/inventory"
 	"github.com/tkgcert/tkgcert/internal/rollout"
 )
@@ -67,7 +68,7 @@ func Verify(before, after *inventory.ClusterReport, res *Result, now time.Time) 
 	}
 	for _, n := range before.Nodes {
 		for _, c := range n.Certificates {
-			if c.NotAfter != nil && n.Role == "control-plane" && c.NotAfter.After(row(c.Name).before) {
+			if c.NotAfter != nil && n.Role == names.RoleControlPlane && c.NotAfter.After(row(c.Name).before) {
 				row(c.Name).before = *c.NotAfter
 			}
 		}
@@ -95,7 +96,7 @@ func Verify(before, after *inventory.ClusterReport, res *Result, now time.Time) 
 			if c.Missing || c.NotAfter == nil {
 				continue
 			}
-			if n.Role == "control-plane" || c.Name == "kubelet-client" {
+			if n.Role == names.RoleControlPlane || c.Name == "kubelet-client" {
 				earliest(row(c.Name), *c.NotAfter)
 			}
 			if !valid(c) {

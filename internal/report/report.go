@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/inventory"
 	"github.com/tkgcert/tkgcert/internal/trust"
 )
@@ -81,9 +82,8 @@ func CheckTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now time.
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 10, 4, 3, ' ', 0)
 		fmt.Fprintln(tw, "SUPERVISOR SECRET\tCERTIFICATE\tEXPIRES\tRESIDUAL TIME")
-		secretOf := map[string]string{"ca": "-ca", "etcd-ca": "-etcd", "front-proxy-ca": "-proxy"}
 		for _, c := range cl.CertificateAuthorities {
-			fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", cl.Name, secretOf[c.Name], c.Name, date(c), residual(c, now))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", names.SecretName(cl.Name, c.Name), c.Name, date(c), residual(c, now))
 		}
 		if k := cl.KubeconfigCertificate; k != nil {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, "client (admin kubeconfig)", date(*k), residual(*k, now))

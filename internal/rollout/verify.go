@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/inventory"
 )
 
@@ -45,7 +46,7 @@ func Verify(before, after *inventory.ClusterReport) Verification {
 	var v Verification
 	beforeNodes := map[string]bool{}
 	for _, n := range before.Nodes {
-		if n.Role == "control-plane" {
+		if n.Role == names.RoleControlPlane {
 			beforeNodes[n.Name] = true
 		}
 	}
@@ -53,21 +54,21 @@ func Verify(before, after *inventory.ClusterReport) Verification {
 		if len(n.Errors) > 0 {
 			v.Problems = append(v.Problems, fmt.Sprintf("node %s could not be verified: %v", n.Name, n.Errors))
 		}
-		if n.Role == "control-plane" && beforeNodes[n.Name] {
+		if n.Role == names.RoleControlPlane && beforeNodes[n.Name] {
 			v.Problems = append(v.Problems, fmt.Sprintf("control-plane node %s was not replaced", n.Name))
 		}
 	}
 	latest, earliest := map[string]time.Time{}, map[string]time.Time{}
 	for _, n := range before.Nodes {
 		for _, c := range n.Certificates {
-			if n.Role == "control-plane" && c.NotAfter != nil && c.NotAfter.After(latest[c.Name]) {
+			if n.Role == names.RoleControlPlane && c.NotAfter != nil && c.NotAfter.After(latest[c.Name]) {
 				latest[c.Name] = *c.NotAfter
 			}
 		}
 	}
 	for _, n := range after.Nodes {
 		for _, c := range n.Certificates {
-			if n.Role != "control-plane" || c.NotAfter == nil {
+			if n.Role != names.RoleControlPlane || c.NotAfter == nil {
 				continue
 			}
 			if e, ok := earliest[c.Name]; !ok || c.NotAfter.Before(e) {
@@ -121,7 +122,7 @@ func Verify(before, after *inventory.ClusterReport) Verification {
 // still authenticates against the workload API.
 func KubeconfigWorks(ctx context.Context, c client.Client, namespace, cluster string) error {
 	sec := &corev1.Secret{}
-	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: cluster + "-kubeconfig"}, sec); err != nil {
+	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: cluster + names.KubeconfigSecretSuffix}, sec); err != nil {
 		return err
 	}
 	cfg, err := clientcmd.RESTConfigFromKubeConfig(sec.Data["value"])

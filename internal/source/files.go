@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 )
 
 // bundleScript prints a node's certificate-bearing files, each after a
@@ -111,7 +112,7 @@ func kubeletFromFiles(fsys fstest.MapFS) (*Kubelet, []string) {
 		if err != nil || len(cs) == 0 {
 			errs = append(errs, fmt.Sprintf("parsing /var/lib/kubelet/pki/kubelet-client-current.pem: %v", err))
 		} else {
-			c := certs.NewCertificate("kubelet-client", "ca", cs[0])
+			c := certs.NewCertificate("kubelet-client", names.CA, cs[0])
 			k.ClientCertificate = &c
 		}
 	} else {
@@ -132,7 +133,7 @@ func workerCatalogue(fsys fstest.MapFS) (*certs.Expiration, []string) {
 	if err != nil || len(cs) == 0 {
 		return e, []string{fmt.Sprintf("parsing /etc/kubernetes/pki/ca.crt: %v", err)}
 	}
-	a := certs.NewAuthority("ca", cs[0])
+	a := certs.NewAuthority(names.CA, cs[0])
 	a.ExternallyManaged = true // no ca.key on a worker
 	e.Authorities = []certs.Authority{a}
 	return e, nil

@@ -13,22 +13,19 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 )
 
-// Secret names, as Cluster API and TKG keep them for cluster NAME.
+// Secret names, as Cluster API and TKG keep them for cluster NAME. The
+// suffixes are package names'; these are kept for existing callers.
 const (
-	CASecretSuffix         = "-ca"
-	EtcdCASecretSuffix     = "-etcd"
-	ProxyCASecretSuffix    = "-proxy"
-	KubeconfigSecretSuffix = "-kubeconfig"
-	SSHSecretSuffix        = "-ssh"
+	CASecretSuffix         = names.CASecretSuffix
+	EtcdCASecretSuffix     = names.EtcdCASecretSuffix
+	ProxyCASecretSuffix    = names.FrontProxyCASecretSuffix
+	KubeconfigSecretSuffix = names.KubeconfigSecretSuffix
+	SSHSecretSuffix        = names.SSHSecretSuffix
 	SSHPrivateKeyKey       = "ssh-privatekey"
 )
-
-// caSecrets maps kubeadm's CA names to their secret suffixes.
-var caSecrets = []struct{ name, suffix string }{
-	{"ca", CASecretSuffix}, {"etcd-ca", EtcdCASecretSuffix}, {"front-proxy-ca", ProxyCASecretSuffix},
-}
 
 // ManagementCertificates are the cluster's certificates the Supervisor holds.
 type ManagementCertificates struct {
@@ -44,8 +41,8 @@ type ManagementCertificates struct {
 // secret. Only certificates are kept; the secrets' keys are dropped at once.
 func ReadManagementCertificates(ctx context.Context, c client.Client, namespace, cluster string) ManagementCertificates {
 	m := ManagementCertificates{Authorities: map[string]*Authority{}}
-	for _, s := range caSecrets {
-		name := cluster + s.suffix
+	for _, s := range names.Authorities() {
+		name := cluster + s.SecretSuffix
 		sec, err := getSecret(ctx, c, namespace, name)
 		if err != nil {
 			m.Errors = append(m.Errors, err.Error())
@@ -56,7 +53,7 @@ func ReadManagementCertificates(ctx context.Context, c client.Client, namespace,
 			m.Errors = append(m.Errors, fmt.Sprintf("secret %s/%s: %s is not a PEM certificate: %v", namespace, name, corev1.TLSCertKey, err))
 			continue
 		}
-		m.Authorities[s.name] = &Authority{Name: s.name, Cert: certs.NewAuthority(s.name, cs[0]), cert: cs[0]}
+		m.Authorities[s.Name] = &Authority{Name: s.Name, Cert: certs.NewAuthority(s.Name, cs[0]), cert: cs[0]}
 	}
 	name := cluster + KubeconfigSecretSuffix
 	sec, err := getSecret(ctx, c, namespace, name)
@@ -69,7 +66,7 @@ func ReadManagementCertificates(ctx context.Context, c client.Client, namespace,
 		m.Errors = append(m.Errors, fmt.Sprintf("secret %s/%s: %v", namespace, name, err))
 		return m
 	}
-	kc := certs.NewCertificate(name, "ca", cert)
+	kc := certs.NewCertificate(name, names.CA, cert)
 	m.Kubeconfig = &kc
 	return m
 }

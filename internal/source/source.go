@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/remote"
 )
 
@@ -43,13 +44,8 @@ type Node struct {
 	ControlPlane bool
 }
 
-// Role is "control-plane" or "worker".
-func (n Node) Role() string {
-	if n.ControlPlane {
-		return "control-plane"
-	}
-	return "worker"
-}
+// Role is names.RoleControlPlane or names.RoleWorker.
+func (n Node) Role() string { return names.Role(n.ControlPlane) }
 
 // Kubelet is what a node says about its kubelet's certificates.
 type Kubelet struct {

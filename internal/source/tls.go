@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 )
 
 // tlsReader reads the serving certificates the node presents, without SSH.
@@ -95,7 +96,7 @@ func PeerChain(ctx context.Context, addr string, timeout time.Duration) ([]*x509
 
 // caNameOf names the cluster CA that signed c, or "" (self-signed or other).
 func caNameOf(c *x509.Certificate, cas map[string]*Authority) string {
-	for _, name := range []string{"ca", "etcd-ca", "front-proxy-ca"} {
+	for _, name := range names.AuthorityNames() {
 		a := cas[name]
 		if a == nil || a.cert == nil {
 			continue
