@@ -403,20 +403,20 @@ func (r *run) prepareSecret(ctx context.Context) error {
 // RenewKubeconfig renews the client certificate of a kubeconfig's current
 // user with ca, for the same key, and keeps everything else.
 func RenewKubeconfig(data []byte, ca *pki.KeyPair, now time.Time) ([]byte, error) {
-	cfg, user, auth, err := source.KubeconfigUser(data)
+	u, err := certs.ParseKubeconfigUser(data)
 	if err != nil {
 		return nil, err
 	}
-	old, err := pki.ParseCertPEM(auth.ClientCertificateData)
+	old, err := u.ClientCertificate()
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig user %q: %w", user, err)
+		return nil, err
 	}
 	renewed, err := Renew(old, ca, now)
 	if err != nil {
 		return nil, err
 	}
-	auth.ClientCertificateData = pki.EncodeCertPEM(renewed)
-	return clientcmd.Write(*cfg)
+	u.AuthInfo.ClientCertificateData = pki.EncodeCertPEM(renewed)
+	return clientcmd.Write(*u.Config)
 }
 
 // updateSecret writes the renewed kubeconfig into the secret's data.value,
@@ -438,7 +438,7 @@ func (r *run) updateSecret(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cert, err := source.KubeconfigClientCert(sec.Data["value"])
+	cert, err := certs.KubeconfigClientCert(sec.Data["value"])
 	if err == nil && r.now().Before(cert.NotAfter) {
 		r.o.Log("Secret %s/%s changed meanwhile and its certificate is valid until %s: leaving it", r.plan.Namespace, name, cert.NotAfter.UTC().Format(time.RFC3339))
 		return nil

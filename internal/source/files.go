@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing/fstest"
 
+	"k8s.io/client-go/util/cert"
 	"sigs.k8s.io/yaml"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
@@ -108,7 +109,7 @@ func kubeletFromFiles(fsys fstest.MapFS) (*Kubelet, []string) {
 		errs = append(errs, "/var/lib/kubelet/config.yaml not found")
 	}
 	if f, ok := fsys["var/lib/kubelet/pki/kubelet-client-current.pem"]; ok {
-		cs, err := certs.ParseCertificatesPEM(f.Data)
+		cs, err := cert.ParseCertsPEM(f.Data)
 		if err != nil || len(cs) == 0 {
 			errs = append(errs, fmt.Sprintf("parsing /var/lib/kubelet/pki/kubelet-client-current.pem: %v", err))
 		} else {
@@ -129,7 +130,7 @@ func workerCatalogue(fsys fstest.MapFS) (*certs.Expiration, []string) {
 	if !ok {
 		return e, []string{"/etc/kubernetes/pki/ca.crt not found"}
 	}
-	cs, err := certs.ParseCertificatesPEM(f.Data)
+	cs, err := cert.ParseCertsPEM(f.Data)
 	if err != nil || len(cs) == 0 {
 		return e, []string{fmt.Sprintf("parsing /etc/kubernetes/pki/ca.crt: %v", err)}
 	}

@@ -2,14 +2,12 @@ package source
 
 import (
 	"context"
-	"crypto/x509"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/client-go/util/cert"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
@@ -48,7 +46,7 @@ func ReadManagementCertificates(ctx context.Context, c client.Client, namespace,
 			m.Errors = append(m.Errors, err.Error())
 			continue
 		}
-		cs, err := certs.ParseCertificatesPEM(sec.Data[corev1.TLSCertKey])
+		cs, err := cert.ParseCertsPEM(sec.Data[corev1.TLSCertKey])
 		if err != nil || len(cs) == 0 {
 			m.Errors = append(m.Errors, fmt.Sprintf("secret %s/%s: %s is not a PEM certificate: %v", namespace, name, corev1.TLSCertKey, err))
 			continue
@@ -61,46 +59,14 @@ func ReadManagementCertificates(ctx context.Context, c client.Client, namespace,
 		m.Errors = append(m.Errors, err.Error())
 		return m
 	}
-	cert, err := KubeconfigClientCert(sec.Data["value"])
+	kcCert, err := certs.KubeconfigClientCert(sec.Data["value"])
 	if err != nil {
 		m.Errors = append(m.Errors, fmt.Sprintf("secret %s/%s: %v", namespace, name, err))
 		return m
 	}
-	kc := certs.NewCertificate(name, names.CA, cert)
+	kc := certs.NewCertificate(name, names.CA, kcCert)
 	m.Kubeconfig = &kc
 	return m
-}
-
-// KubeconfigUser returns a parsed kubeconfig and the user of its current
-// context, which must embed a client certificate.
-func KubeconfigUser(data []byte) (*clientcmdapi.Config, string, *clientcmdapi.AuthInfo, error) {
-	cfg, err := clientcmd.Load(data)
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("not a kubeconfig: %w", err)
-	}
-	ctx, ok := cfg.Contexts[cfg.CurrentContext]
-	if !ok {
-		return nil, "", nil, fmt.Errorf("kubeconfig has no current context")
-	}
-	auth, ok := cfg.AuthInfos[ctx.AuthInfo]
-	if !ok || len(auth.ClientCertificateData) == 0 {
-		return nil, "", nil, fmt.Errorf("kubeconfig user %q has no embedded client certificate", ctx.AuthInfo)
-	}
-	return cfg, ctx.AuthInfo, auth, nil
-}
-
-// KubeconfigClientCert returns the client certificate of a kubeconfig's
-// current context.
-func KubeconfigClientCert(data []byte) (*x509.Certificate, error) {
-	_, _, auth, err := KubeconfigUser(data)
-	if err != nil {
-		return nil, err
-	}
-	cs, err := certs.ParseCertificatesPEM(auth.ClientCertificateData)
-	if err != nil || len(cs) == 0 {
-		return nil, fmt.Errorf("kubeconfig client certificate is not PEM: %v", err)
-	}
-	return cs[0], nil
 }
 
 // SSHKey reads the cluster's SSH private key from <cluster>-ssh.
