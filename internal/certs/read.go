@@ -88,7 +88,7 @@ func ReadNodeWithOptions(fsys fs.FS, opts ReadOptions) (*Expiration, error) {
 			return nil, err
 		}
 		if !ok {
-			e.Certificates = append(e.Certificates, Certificate{Name: s.Name, Missing: true})
+			e.Certificates = append(e.Certificates, Info{Name: s.Name, Missing: true})
 			continue
 		}
 		ext, err := r.externallyManaged(s.CAName)
@@ -104,7 +104,7 @@ func ReadNodeWithOptions(fsys fs.FS, opts ReadOptions) (*Expiration, error) {
 		if err != nil {
 			return nil, err
 		}
-		c := NewCertificate(s.Name, s.CAName, cert)
+		c := NewInfo(s.Name, s.CAName, cert)
 		c.ExternallyManaged = ext
 		e.Certificates = append(e.Certificates, c)
 	}
@@ -118,7 +118,7 @@ func ReadNodeWithOptions(fsys fs.FS, opts ReadOptions) (*Expiration, error) {
 			return nil, err
 		}
 		if !ok {
-			e.Authorities = append(e.Authorities, Authority{Name: s.Name, Missing: true})
+			e.Authorities = append(e.Authorities, Info{Name: s.Name, IsCA: true, Missing: true})
 			continue
 		}
 		ext, err := r.externallyManaged(s.Name)
@@ -136,12 +136,14 @@ func ReadNodeWithOptions(fsys fs.FS, opts ReadOptions) (*Expiration, error) {
 	return e, nil
 }
 
-// NewCertificate returns the catalogue row for an x509 certificate, with
-// every field but ExternallyManaged and Missing filled.
-func NewCertificate(name, caName string, c *x509.Certificate) Certificate {
-	out := Certificate{
+// NewInfo returns the Info of an x509 certificate, with every field but
+// ExternallyManaged, Missing, ResidualSeconds and Location filled; IsCA is
+// the certificate's basic constraint.
+func NewInfo(name, caName string, c *x509.Certificate) Info {
+	out := Info{
 		Name:         name,
 		CAName:       caName,
+		IsCA:         c.IsCA,
 		NotAfter:     c.NotAfter.UTC(),
 		NotBefore:    c.NotBefore.UTC(),
 		Subject:      c.Subject.String(),
@@ -157,17 +159,12 @@ func NewCertificate(name, caName string, c *x509.Certificate) Certificate {
 	return out
 }
 
-// NewAuthority returns the catalogue row for a CA certificate, with every
-// field but ExternallyManaged and Missing filled.
-func NewAuthority(name string, c *x509.Certificate) Authority {
-	return Authority{
-		Name:         name,
-		NotAfter:     c.NotAfter.UTC(),
-		NotBefore:    c.NotBefore.UTC(),
-		Subject:      c.Subject.String(),
-		Issuer:       c.Issuer.String(),
-		SerialNumber: serialHex(c),
-	}
+// NewAuthority returns the Info of a certificate used as a CA (a row of
+// kubeadm's CA table, a CA secret): NewInfo without SANs, with IsCA set.
+func NewAuthority(name string, c *x509.Certificate) Info {
+	i := NewInfo(name, "", c)
+	i.IsCA, i.DNSNames, i.IPAddresses = true, nil, nil
+	return i
 }
 
 // serialHex formats a serial number as upper-case hex in whole bytes.

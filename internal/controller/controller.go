@@ -25,6 +25,7 @@ import (
 	"github.com/tkgcert/tkgcert/internal/remote"
 	"github.com/tkgcert/tkgcert/internal/rollout"
 	"github.com/tkgcert/tkgcert/internal/source"
+	"github.com/tkgcert/tkgcert/internal/supervisor"
 )
 
 // Options configure the controller.
@@ -59,7 +60,7 @@ type Options struct {
 	// endpoints and the vCenter trust domain every pass (as `tkgcert
 	// supervisor check` does) and exports their certificates with empty
 	// namespace and cluster labels.
-	Supervisor *inventory.SupervisorOptions
+	Supervisor *supervisor.Options
 	// Log receives the controller's log; klog's by default.
 	Log logr.Logger
 }
@@ -445,5 +446,5 @@ func (c *Controller) supervisorPass(ctx context.Context) {
 			c.log.V(2).Info("Supervisor endpoint not read", "endpoint", ep.Where(), "error", e)
 		}
 	}
-	c.metrics.SetSupervisor(sup.Series(), errs)
+	c.metrics.SetSupervisor(rep, errs)
 }

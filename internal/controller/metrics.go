@@ -90,26 +90,13 @@ func (m *Metrics) SetCluster(cr *inventory.ClusterReport, d Decision, now time.T
 	m.known[ns+"/"+name] = true
 	m.mu.Unlock()
 	m.CertificateExpiry.DeletePartialMatch(prometheus.Labels{"namespace": ns, "cluster": name})
-	set := func(node string, c inventory.Certificate) {
-		if c.NotAfter != nil && !c.Missing {
-			m.CertificateExpiry.WithLabelValues(ns, name, node, c.Name, c.CAName).Set(unix(*c.NotAfter))
+	for l := range cr.All() {
+		node := l.Node
+		if node == "" {
+			node = SupervisorNode
 		}
-	}
-	for _, c := range cr.CertificateAuthorities {
-		set(SupervisorNode, c)
-	}
-	if cr.KubeconfigCertificate != nil {
-		set(SupervisorNode, *cr.KubeconfigCertificate)
-	}
-	for _, n := range cr.Nodes {
-		for _, c := range n.Certificates {
-			set(n.Name, c)
-		}
-		for _, c := range n.CertificateAuthorities {
-			set(n.Name, c)
-		}
-		if n.Kubelet != nil && n.Kubelet.ClientCertificate != nil {
-			set(n.Name, *n.Kubelet.ClientCertificate)
+		if l.Certificate.Present() {
+			m.CertificateExpiry.WithLabelValues(ns, name, node, l.CertificateLabel(), l.CALabel()).Set(unix(l.Certificate.NotAfter))
 		}
 	}
 	if d.Earliest.IsZero() {
@@ -156,10 +143,13 @@ func (m *Metrics) Forget(keep map[string]bool) {
 // SetSupervisor replaces the Supervisor side's series (namespace and
 // cluster empty; node is the Node, vCenter host or address; ca is vmca,
 // supervisor-ca, tkg:<namespace>/<cluster> or other).
-func (m *Metrics) SetSupervisor(series []inventory.Series, errs int) {
+func (m *Metrics) SetSupervisor(rep *inventory.Report, errs int) {
 	m.CertificateExpiry.DeletePartialMatch(prometheus.Labels{"namespace": "", "cluster": ""})
-	for _, s := range series {
-		m.CertificateExpiry.WithLabelValues("", "", s.Node, s.Certificate, s.CA).Set(unix(s.NotAfter))
+	for l := range rep.All() {
+		if l.Endpoint == nil || l.Endpoint.Trust == nil || !l.Certificate.Present() {
+			continue
+		}
+		m.CertificateExpiry.WithLabelValues("", "", l.Node, l.CertificateLabel(), l.CALabel()).Set(unix(l.Certificate.NotAfter))
 	}
 	m.CheckErrors.WithLabelValues("", "").Set(float64(errs))
 	m.CheckErrorsTotal.WithLabelValues("", "").Add(float64(errs))

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/inventory"
 )
 
@@ -16,11 +17,11 @@ func TestMetricsFollowTheReport(t *testing.T) {
 	m := NewMetrics(reg)
 	t1, t2, t3 := now.Add(100*24*time.Hour), now.Add(-time.Hour), now.Add(3650*24*time.Hour)
 	cr := &inventory.ClusterReport{Namespace: "ns", Name: "c",
-		CertificateAuthorities: []inventory.Certificate{{Name: "ca", NotAfter: &t3}},
-		KubeconfigCertificate:  &inventory.Certificate{Name: "c-kubeconfig", CAName: "ca", NotAfter: &t2},
+		CertificateAuthorities: []certs.Info{{Name: "ca", NotAfter: t3}},
+		KubeconfigCertificate:  &certs.Info{Name: "c-kubeconfig", CAName: "ca", NotAfter: t2},
 		Nodes: []inventory.NodeReport{{Name: "n-a", Role: "control-plane",
-			Certificates: []inventory.Certificate{{Name: "apiserver", CAName: "ca", NotAfter: &t1}, {Name: "super-admin.conf", Missing: true}},
-			Kubelet:      &inventory.KubeletReport{ClientCertificate: &inventory.Certificate{Name: "kubelet-client", CAName: "ca", NotAfter: &t1}},
+			Certificates: []certs.Info{{Name: "apiserver", CAName: "ca", NotAfter: t1}, {Name: "super-admin.conf", Missing: true}},
+			Kubelet:      &inventory.KubeletReport{ClientCertificate: &certs.Info{Name: "kubelet-client", CAName: "ca", NotAfter: t1}},
 			Errors:       []string{"reading etcd/peer.crt: permission denied"}}}}
 	m.SetCluster(cr, Decision{State: Expired, Earliest: t1}, now)
 

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/inventory"
 )
@@ -64,8 +65,8 @@ func (p Plan) Empty() bool {
 // what recovery must do about it.
 func BuildPlan(cr *inventory.ClusterReport, now time.Time) Plan {
 	p := Plan{Namespace: cr.Namespace, Cluster: cr.Name}
-	expired := func(c inventory.Certificate) bool {
-		return !c.Missing && c.NotAfter != nil && !c.NotAfter.After(now)
+	expired := func(c certs.Info) bool {
+		return !c.Missing && !c.NotAfter.IsZero() && !c.NotAfter.After(now)
 	}
 	for _, e := range cr.Errors {
 		p.Problems = append(p.Problems, e)
@@ -77,7 +78,8 @@ func BuildPlan(cr *inventory.ClusterReport, now time.Time) Plan {
 	}
 	if k := cr.KubeconfigCertificate; k != nil && expired(*k) {
 		p.RefreshSecret = true
-		p.SecretNotAfter = k.NotAfter
+		at := k.NotAfter
+		p.SecretNotAfter = &at
 	}
 	nodes := append([]inventory.NodeReport(nil), cr.Nodes...)
 	sort.SliceStable(nodes, func(i, j int) bool {

@@ -13,6 +13,7 @@ import (
 	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/supervisor"
 	"github.com/tkgcert/tkgcert/internal/trust"
 )
 
@@ -95,9 +96,9 @@ func CheckTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now time.
 		for _, n := range cl.Nodes {
 			fmt.Fprintf(w, "\n--- Node %s (%s, %s)\n", n.Name, n.Address, n.Role)
 			switch {
-			case n.Expiration != nil && len(n.Expiration.Certificates) > 0:
+			case len(n.Certificates) > 0:
 				fmt.Fprintln(w)
-				if err := certs.WriteText(w, n.Expiration, now); err != nil {
+				if err := certs.WriteText(w, n.Expiration(), now); err != nil {
 					return err
 				}
 			case len(n.CertificateAuthorities) > 0:
@@ -160,15 +161,15 @@ func Summary(w io.Writer, v inventory.Verdict, s Style) error {
 	return err
 }
 
-func date(c inventory.Certificate) string {
-	if c.NotAfter == nil {
+func date(c certs.Info) string {
+	if c.NotAfter.IsZero() {
 		return "-"
 	}
 	return c.NotAfter.UTC().Format(certs.DateLayout)
 }
 
-func residual(c inventory.Certificate, now time.Time) string {
-	if c.NotAfter == nil {
+func residual(c certs.Info, now time.Time) string {
+	if c.NotAfter.IsZero() {
 		return "-"
 	}
 	return certs.ResidualTime(c.NotAfter.Sub(now))
@@ -191,7 +192,7 @@ func SupervisorTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now 
 		fmt.Fprintf(w, "VMCA root (--vmca-root): %s, expires %s (%s)\n", c.Subject, date(c), residual(c, now))
 	}
 	fmt.Fprintln(w)
-	status := map[*inventory.EndpointReport]inventory.Status{}
+	status := map[*supervisor.Endpoint]inventory.Status{}
 	for _, f := range v.Findings {
 		if f.Endpoint != nil {
 			status[f.Endpoint] = f.Status
@@ -278,7 +279,7 @@ func shortChain(status string) string {
 	return head
 }
 
-func sans(ep *inventory.EndpointReport) string {
+func sans(ep *supervisor.Endpoint) string {
 	all := append(append([]string(nil), ep.DNSNames...), ep.IPAddresses...)
 	if len(all) == 0 {
 		return "-"

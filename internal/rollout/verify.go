@@ -61,18 +61,18 @@ func Verify(before, after *inventory.ClusterReport) Verification {
 	latest, earliest := map[string]time.Time{}, map[string]time.Time{}
 	for _, n := range before.Nodes {
 		for _, c := range n.Certificates {
-			if n.Role == names.RoleControlPlane && c.NotAfter != nil && c.NotAfter.After(latest[c.Name]) {
-				latest[c.Name] = *c.NotAfter
+			if n.Role == names.RoleControlPlane && !c.NotAfter.IsZero() && c.NotAfter.After(latest[c.Name]) {
+				latest[c.Name] = c.NotAfter
 			}
 		}
 	}
 	for _, n := range after.Nodes {
 		for _, c := range n.Certificates {
-			if n.Role != names.RoleControlPlane || c.NotAfter == nil {
+			if n.Role != names.RoleControlPlane || c.NotAfter.IsZero() {
 				continue
 			}
 			if e, ok := earliest[c.Name]; !ok || c.NotAfter.Before(e) {
-				earliest[c.Name] = *c.NotAfter
+				earliest[c.Name] = c.NotAfter
 			}
 		}
 	}
@@ -95,13 +95,13 @@ func Verify(before, after *inventory.ClusterReport) Verification {
 		}
 		v.Rows = append(v.Rows, r)
 	}
-	cas := map[string]inventory.Certificate{}
+	cas := map[string]certs.Info{}
 	for _, c := range before.CertificateAuthorities {
 		cas[c.Name] = c
 	}
 	for _, c := range after.CertificateAuthorities {
 		b, ok := cas[c.Name]
-		if !ok || b.SerialNumber != c.SerialNumber || b.NotAfter == nil || c.NotAfter == nil || !b.NotAfter.Equal(*c.NotAfter) {
+		if !ok || b.SerialNumber != c.SerialNumber || b.NotAfter.IsZero() || c.NotAfter.IsZero() || !b.NotAfter.Equal(c.NotAfter) {
 			v.Problems = append(v.Problems, fmt.Sprintf("CA %s changed", c.Name))
 		}
 	}
@@ -112,7 +112,7 @@ func Verify(before, after *inventory.ClusterReport) Verification {
 		case k.RotateCertificates == nil || !*k.RotateCertificates:
 			v.Warnings = append(v.Warnings, fmt.Sprintf("node %s: the kubelet does not rotate its certificates (rotateCertificates is not true): roll its machine or fix /var/lib/kubelet/config.yaml", n.Name))
 		case k.ClientCertificate != nil && time.Duration(k.ClientCertificate.ResidualSeconds)*time.Second < KubeletWarnWithin:
-			v.Warnings = append(v.Warnings, fmt.Sprintf("node %s: the kubelet's client certificate expires %s", n.Name, date(*k.ClientCertificate.NotAfter)))
+			v.Warnings = append(v.Warnings, fmt.Sprintf("node %s: the kubelet's client certificate expires %s", n.Name, date(k.ClientCertificate.NotAfter)))
 		}
 	}
 	return v

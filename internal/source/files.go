@@ -113,7 +113,7 @@ func kubeletFromFiles(fsys fstest.MapFS) (*Kubelet, []string) {
 		if err != nil || len(cs) == 0 {
 			errs = append(errs, fmt.Sprintf("parsing /var/lib/kubelet/pki/kubelet-client-current.pem: %v", err))
 		} else {
-			c := certs.NewCertificate("kubelet-client", names.CA, cs[0])
+			c := certs.NewInfo("kubelet-client", names.CA, cs[0])
 			k.ClientCertificate = &c
 		}
 	} else {
@@ -136,6 +136,6 @@ func workerCatalogue(fsys fstest.MapFS) (*certs.Expiration, []string) {
 	}
 	a := certs.NewAuthority(names.CA, cs[0])
 	a.ExternallyManaged = true // no ca.key on a worker
-	e.Authorities = []certs.Authority{a}
+	e.Authorities = []certs.Info{a}
 	return e, nil
 }

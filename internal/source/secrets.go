@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,10 +28,13 @@ const (
 
 // ManagementCertificates are the cluster's certificates the Supervisor holds.
 type ManagementCertificates struct {
-	// Authorities are the cluster's CAs by kubeadm name.
-	Authorities map[string]*Authority
+	// Authorities are the cluster's CAs that could be read, in kubeadm's
+	// order, located in their secrets.
+	Authorities []certs.Info
+	// CACertificates are the same CAs' certificates by kubeadm name.
+	CACertificates map[string]*x509.Certificate
 	// Kubeconfig is the client certificate of <cluster>-kubeconfig.
-	Kubeconfig *certs.Certificate
+	Kubeconfig *certs.Info
 	// Errors are per-secret problems.
 	Errors []string
 }
@@ -38,7 +42,7 @@ type ManagementCertificates struct {
 // ReadManagementCertificates reads the cluster's CA secrets and kubeconfig
 // secret. Only certificates are kept; the secrets' keys are dropped at once.
 func ReadManagementCertificates(ctx context.Context, c client.Client, namespace, cluster string) ManagementCertificates {
-	m := ManagementCertificates{Authorities: map[string]*Authority{}}
+	m := ManagementCertificates{CACertificates: map[string]*x509.Certificate{}}
 	for _, s := range names.Authorities() {
 		name := cluster + s.SecretSuffix
 		sec, err := getSecret(ctx, c, namespace, name)
@@ -51,7 +55,10 @@ func ReadManagementCertificates(ctx context.Context, c client.Client, namespace,
 			m.Errors = append(m.Errors, fmt.Sprintf("secret %s/%s: %s is not a PEM certificate: %v", namespace, name, corev1.TLSCertKey, err))
 			continue
 		}
-		m.Authorities[s.Name] = &Authority{Name: s.Name, Cert: certs.NewAuthority(s.Name, cs[0]), cert: cs[0]}
+		a := certs.NewAuthority(s.Name, cs[0])
+		a.Location = certs.Location{Kind: certs.SupervisorSecret, Namespace: namespace, Cluster: cluster, Secret: name}
+		m.Authorities = append(m.Authorities, a)
+		m.CACertificates[s.Name] = cs[0]
 	}
 	name := cluster + KubeconfigSecretSuffix
 	sec, err := getSecret(ctx, c, namespace, name)
@@ -64,7 +71,8 @@ func ReadManagementCertificates(ctx context.Context, c client.Client, namespace,
 		m.Errors = append(m.Errors, fmt.Sprintf("secret %s/%s: %v", namespace, name, err))
 		return m
 	}
-	kc := certs.NewCertificate(name, names.CA, kcCert)
+	kc := certs.NewInfo(name, names.CA, kcCert)
+	kc.Location = certs.Location{Kind: certs.SupervisorSecret, Namespace: namespace, Cluster: cluster, Secret: name}
 	m.Kubeconfig = &kc
 	return m
 }
