@@ -22,7 +22,6 @@ import (
 	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/pki"
 	"github.com/tkgcert/tkgcert/internal/remote"
-	"github.com/tkgcert/tkgcert/internal/source"
 )
 
 // Defaults of Options.
@@ -381,7 +380,7 @@ func getSecret(ctx context.Context, c client.Client, namespace, name string) (*c
 // be refreshed, signs the new one in memory. The result (renewed or not) is
 // the identity that checks each node's API server.
 func (r *run) prepareSecret(ctx context.Context) error {
-	name := r.plan.Cluster + source.KubeconfigSecretSuffix
+	name := r.plan.Cluster + names.KubeconfigSecretSuffix
 	sec, err := getSecret(ctx, r.o.Client, r.plan.Namespace, name)
 	if err != nil {
 		return err
@@ -433,7 +432,7 @@ func (r *run) updateSecret(ctx context.Context) error {
 	if !apierrors.IsConflict(err) {
 		return err
 	}
-	name := r.plan.Cluster + source.KubeconfigSecretSuffix
+	name := r.plan.Cluster + names.KubeconfigSecretSuffix
 	sec, err = getSecret(ctx, r.o.Client, r.plan.Namespace, name)
 	if err != nil {
 		return err

@@ -192,6 +192,26 @@ func SupervisorTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now 
 		fmt.Fprintf(w, "VMCA root (--vmca-root): %s, expires %s (%s)\n", c.Subject, date(c), residual(c, now))
 	}
 	fmt.Fprintln(w)
+	if err := endpointTable(w, sup, v, now, s); err != nil {
+		return err
+	}
+	for _, e := range sup.Errors {
+		fmt.Fprintf(w, "error: %s\n", e)
+	}
+	for _, ep := range sup.Endpoints {
+		for _, e := range ep.Errors {
+			fmt.Fprintf(w, "error: %s\n", e)
+		}
+	}
+	notIssuedAsExpected(w, sup)
+	toRenew(w, v, s)
+	_, err := fmt.Fprintf(w, "\n%s\n", v.Summary())
+	return err
+}
+
+// endpointTable writes one row per endpoint, with the status its finding
+// got (ERROR for an endpoint that could not be read).
+func endpointTable(w io.Writer, sup *supervisor.Report, v inventory.Verdict, now time.Time, s Style) error {
 	status := map[*supervisor.Endpoint]inventory.Status{}
 	for _, f := range v.Findings {
 		if f.Endpoint != nil {
@@ -214,17 +234,12 @@ func SupervisorTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now 
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ep.Name, ep.Role, ep.Where(), ep.Service,
 			date(c), residual(c, now), domain, ca, chain, sans(ep), s.status(status[ep]))
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	for _, e := range sup.Errors {
-		fmt.Fprintf(w, "error: %s\n", e)
-	}
-	for _, ep := range sup.Endpoints {
-		for _, e := range ep.Errors {
-			fmt.Fprintf(w, "error: %s\n", e)
-		}
-	}
+	return tw.Flush()
+}
+
+// notIssuedAsExpected lists the certificates outside both trust domains and
+// the chains that do not verify.
+func notIssuedAsExpected(w io.Writer, sup *supervisor.Report) {
 	var notes []string
 	for _, ep := range sup.Endpoints {
 		t := ep.Trust
@@ -242,6 +257,11 @@ func SupervisorTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now 
 			fmt.Fprintln(w, n)
 		}
 	}
+}
+
+// toRenew lists the endpoints' certificates that are not OK, soonest
+// first, with how each is renewed.
+func toRenew(w io.Writer, v inventory.Verdict, s Style) {
 	var todo []inventory.Finding
 	for _, f := range v.Findings {
 		if f.Status != inventory.StatusOK && f.Endpoint != nil {
@@ -255,8 +275,6 @@ func SupervisorTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now 
 				s.status(f.Status), certs.ResidualTime(f.Residual()), f.Endpoint.Rotation)
 		}
 	}
-	_, err := fmt.Fprintf(w, "\n%s\n", v.Summary())
-	return err
 }
 
 // shortCA names the issuer in a table cell.

@@ -15,16 +15,9 @@ import (
 	"github.com/tkgcert/tkgcert/internal/certs/names"
 )
 
-// Secret names, as Cluster API and TKG keep them for cluster NAME. The
-// suffixes are package names'; these are kept for existing callers.
-const (
-	CASecretSuffix         = names.CASecretSuffix
-	EtcdCASecretSuffix     = names.EtcdCASecretSuffix
-	ProxyCASecretSuffix    = names.FrontProxyCASecretSuffix
-	KubeconfigSecretSuffix = names.KubeconfigSecretSuffix
-	SSHSecretSuffix        = names.SSHSecretSuffix
-	SSHPrivateKeyKey       = "ssh-privatekey"
-)
+// SSHPrivateKeyKey is the key of the SSH private key in TKG's <cluster>-ssh
+// secret (the secrets' names are package names').
+const SSHPrivateKeyKey = "ssh-privatekey"
 
 // ManagementCertificates are the cluster's certificates the Supervisor holds.
 type ManagementCertificates struct {
@@ -60,7 +53,7 @@ func ReadManagementCertificates(ctx context.Context, c client.Client, namespace,
 		m.Authorities = append(m.Authorities, a)
 		m.CACertificates[s.Name] = cs[0]
 	}
-	name := cluster + KubeconfigSecretSuffix
+	name := cluster + names.KubeconfigSecretSuffix
 	sec, err := getSecret(ctx, c, namespace, name)
 	if err != nil {
 		m.Errors = append(m.Errors, err.Error())
@@ -79,13 +72,13 @@ func ReadManagementCertificates(ctx context.Context, c client.Client, namespace,
 
 // SSHKey reads the cluster's SSH private key from <cluster>-ssh.
 func SSHKey(ctx context.Context, c client.Client, namespace, cluster string) ([]byte, error) {
-	sec, err := getSecret(ctx, c, namespace, cluster+SSHSecretSuffix)
+	sec, err := getSecret(ctx, c, namespace, cluster+names.SSHSecretSuffix)
 	if err != nil {
 		return nil, err
 	}
 	key := sec.Data[SSHPrivateKeyKey]
 	if len(key) == 0 {
-		return nil, fmt.Errorf("secret %s/%s%s has no %s", namespace, cluster, SSHSecretSuffix, SSHPrivateKeyKey)
+		return nil, fmt.Errorf("secret %s/%s%s has no %s", namespace, cluster, names.SSHSecretSuffix, SSHPrivateKeyKey)
 	}
 	return key, nil
 }
