@@ -3,83 +3,130 @@ package certs
 import (
 	"sort"
 	"time"
+
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 )
 
-// Names of the certificate authorities kubeadm manages.
+// Names of the certificate authorities kubeadm manages (defined in package
+// names).
 const (
 	// CAName is the Kubernetes cluster CA ("ca", pki/ca.crt).
-	CAName = "ca"
+	CAName = names.CA
 	// EtcdCAName is the etcd CA ("etcd-ca", pki/etcd/ca.crt).
-	EtcdCAName = "etcd-ca"
+	EtcdCAName = names.EtcdCA
 	// FrontProxyCAName is the front-proxy CA ("front-proxy-ca", pki/front-proxy-ca.crt).
-	FrontProxyCAName = "front-proxy-ca"
+	FrontProxyCAName = names.FrontProxyCA
 )
 
-// Certificate is one row of kubeadm's certificate table: a leaf
-// certificate from the node's PKI directory or the client certificate
-// embedded in one of its kubeconfig files.
-type Certificate struct {
-	// Name is kubeadm's name for the certificate: "apiserver",
-	// "etcd-server", "admin.conf", ...
-	Name string
+// Info is one certificate wherever tkgcert found it: a file on a node (a row
+// of kubeadm's certificate-expiration catalogue, leaf or CA), a Supervisor
+// secret, a TLS endpoint or a VMCA root. It follows kubeadm's
+// ExpirationInfo: a name, the expiration, and what grading needs; Location
+// says where it was found. Its JSON form is a certificate of tkgcert's
+// CertificateReport.
+type Info struct {
+	// Name is kubeadm's name for the certificate ("apiserver",
+	// "admin.conf", "ca"), the secret's name, or the endpoint's service.
+	Name string `json:"name"`
 	// CAName is the CA kubeadm attributes the certificate to ("ca",
 	// "etcd-ca", "front-proxy-ca"), or "" where kubeadm prints none: for
-	// missing certificates, and for the kubeconfig rows of kubeadm 1.21.
-	CAName string
-	// NotAfter is the certificate's expiration time, in UTC. Parsed from
-	// kubeadm's text output it has minute precision, from JSON second
-	// precision.
-	NotAfter time.Time
+	// CAs, missing certificates, and the kubeconfig rows of kubeadm 1.21.
+	CAName string `json:"caName,omitempty"`
+	// NotAfter is the certificate's expiration time, in UTC; zero for a
+	// missing certificate. Parsed from kubeadm's text output it has minute
+	// precision, from JSON second precision.
+	NotAfter time.Time `json:"notAfter,omitzero"`
+	// ResidualSeconds is the whole seconds from a report's time to NotAfter
+	// (kubeadm's residualTime); set when a report is assembled (Stamp), 0
+	// elsewhere.
+	ResidualSeconds int64 `json:"residualSeconds"`
+	// Missing reports that the certificate (or kubeconfig) file does not
+	// exist; kubeadm prints "!MISSING! <name>". Only Name (and IsCA) is set
+	// then.
+	Missing bool `json:"missing"`
 	// ExternallyManaged is kubeadm's "EXTERNALLY MANAGED" column: the
 	// signing CA's certificate is present but its key is not, so kubeadm
-	// cannot renew the certificate.
-	ExternallyManaged bool
-	// Missing reports that the certificate (or kubeconfig) file does not
-	// exist; kubeadm prints "!MISSING! <name>". Only Name is set then.
-	Missing bool
+	// cannot renew the certificate (for a CA: its key is absent).
+	ExternallyManaged bool `json:"externallyManaged,omitempty"`
+	// IsCA reports a certificate authority: a row of kubeadm's CA table, a
+	// CA secret, a VMCA root.
+	IsCA bool `json:"isCA,omitempty"`
 
 	// The following fields are filled only when the certificate itself was
-	// read (ReadNode); they are zero when parsed from kubeadm's output.
+	// read; they are zero when parsed from kubeadm's output.
 
-	// NotBefore is the start of the certificate's validity, in UTC.
-	NotBefore time.Time
 	// Subject is the subject's distinguished name, e.g. "CN=kube-apiserver".
-	Subject string
+	Subject string `json:"subject,omitempty"`
 	// Issuer is the issuer's distinguished name, e.g. "CN=kubernetes".
-	Issuer string
+	Issuer string `json:"issuer,omitempty"`
 	// SerialNumber is the serial number in upper-case hexadecimal, as
 	// `openssl x509 -serial` prints it.
-	SerialNumber string
+	SerialNumber string `json:"serialNumber,omitempty"`
+	// NotBefore is the start of the certificate's validity, in UTC.
+	NotBefore time.Time `json:"-"`
 	// DNSNames are the DNS subject alternative names.
-	DNSNames []string
+	DNSNames []string `json:"-"`
 	// IPAddresses are the IP subject alternative names, as strings.
-	IPAddresses []string
+	IPAddresses []string `json:"-"`
+
+	// Location is where the certificate was found; the readers of this
+	// package leave it zero, the inventory fills it.
+	Location Location `json:"-"`
 }
 
-// Authority is one row of kubeadm's certificate-authority table.
-type Authority struct {
-	// Name is kubeadm's name for the CA: "ca", "etcd-ca" or
-	// "front-proxy-ca".
-	Name string
-	// NotAfter is the CA certificate's expiration time, in UTC.
-	NotAfter time.Time
-	// ExternallyManaged reports that the CA's certificate is present but
-	// its private key is not.
-	ExternallyManaged bool
-	// Missing reports that the CA certificate file does not exist.
-	Missing bool
+// Residual is the time from now to NotAfter (0 for a missing certificate).
+func (i *Info) Residual(now time.Time) time.Duration {
+	if i.Missing || i.NotAfter.IsZero() {
+		return 0
+	}
+	return i.NotAfter.Sub(now)
+}
 
-	// The following fields are filled only by ReadNode.
+// Present reports whether the certificate was found and has an expiration.
+func (i *Info) Present() bool { return !i.Missing && !i.NotAfter.IsZero() }
 
-	// NotBefore is the start of the CA certificate's validity, in UTC.
-	NotBefore time.Time
-	// Subject is the CA's distinguished name, e.g. "CN=kubernetes".
-	Subject string
-	// Issuer is the issuer's distinguished name (the subject, for a
-	// self-signed root).
-	Issuer string
-	// SerialNumber is the serial number in upper-case hexadecimal.
-	SerialNumber string
+// Stamp sets ResidualSeconds relative to now, as kubeadm's residualTime:
+// whole seconds, truncated.
+func (i *Info) Stamp(now time.Time) {
+	i.ResidualSeconds = 0
+	if i.Present() {
+		i.ResidualSeconds = residualSeconds(i.NotAfter.Sub(now))
+	}
+}
+
+// Place is the kind of place a certificate was found.
+type Place string
+
+// The places.
+const (
+	// NodeFile is a file on a cluster node (read over SSH, or by the node's
+	// kubeadm), or a kubeconfig's client certificate there.
+	NodeFile Place = "node-file"
+	// SupervisorSecret is a cluster's secret on the Supervisor
+	// (<cluster>-ca, -etcd, -proxy, -kubeconfig).
+	SupervisorSecret Place = "supervisor-secret"
+	// TLSEndpoint is the leaf certificate a TLS endpoint serves.
+	TLSEndpoint Place = "tls-endpoint"
+	// VMCARoot is a VMCA root certificate given to tkgcert.
+	VMCARoot Place = "vmca-root"
+)
+
+// Location is where a certificate was found. Which fields are set depends
+// on Kind.
+type Location struct {
+	Kind Place
+	// Namespace and Cluster name the TKG cluster (empty for the Supervisor's
+	// and vCenter's own certificates).
+	Namespace, Cluster string
+	// Node is the node's name (NodeFile, TLSEndpoint of a node; for the
+	// Supervisor's endpoints, the Node, vCenter host or address given).
+	Node string
+	// Address is the node's address (NodeFile) or host:port (TLSEndpoint).
+	Address string
+	// File is the file's path on the node, where known.
+	File string
+	// Secret is the secret's name (SupervisorSecret).
+	Secret string
 }
 
 // Expiration is kubeadm's certificate-expiration catalogue for one node:
@@ -88,36 +135,36 @@ type Authority struct {
 type Expiration struct {
 	// Certificates are the leaf certificates and kubeconfig client
 	// certificates.
-	Certificates []Certificate
-	// Authorities are the certificate authorities.
-	Authorities []Authority
+	Certificates []Info `json:"certificates"`
+	// Authorities are the certificate authorities (IsCA set).
+	Authorities []Info `json:"certificateAuthorities"`
 }
 
 // Certificate returns the certificate row with the given kubeadm name.
-func (e *Expiration) Certificate(name string) (Certificate, bool) {
+func (e *Expiration) Certificate(name string) (Info, bool) {
 	if e == nil {
-		return Certificate{}, false
+		return Info{}, false
 	}
 	for _, c := range e.Certificates {
 		if c.Name == name {
 			return c, true
 		}
 	}
-	return Certificate{}, false
+	return Info{}, false
 }
 
 // Authority returns the certificate-authority row with the given kubeadm
 // name.
-func (e *Expiration) Authority(name string) (Authority, bool) {
+func (e *Expiration) Authority(name string) (Info, bool) {
 	if e == nil {
-		return Authority{}, false
+		return Info{}, false
 	}
 	for _, a := range e.Authorities {
 		if a.Name == name {
 			return a, true
 		}
 	}
-	return Authority{}, false
+	return Info{}, false
 }
 
 // Earliest returns the leaf certificate (including kubeconfig client

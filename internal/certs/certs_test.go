@@ -64,17 +64,17 @@ func TestCatalogueOrder(t *testing.T) {
 func TestExpirationHelpers(t *testing.T) {
 	t0 := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 	e := &Expiration{
-		Certificates: []Certificate{
+		Certificates: []Info{
 			{Name: "admin.conf", CAName: "ca", NotAfter: t0.Add(48 * time.Hour)},
 			{Name: "apiserver", Missing: true},
 			{Name: "etcd-peer", CAName: "etcd-ca", NotAfter: t0.Add(24 * time.Hour)},
 			{Name: "etcd-server", CAName: "etcd-ca", NotAfter: t0.Add(24 * time.Hour)},
 			{Name: "scheduler.conf", CAName: "ca", NotAfter: t0},
 		},
-		Authorities: []Authority{
-			{Name: "ca", NotAfter: t0.Add(-time.Hour)},
-			{Name: "etcd-ca", Missing: true},
-			{Name: "front-proxy-ca", NotAfter: t0.Add(48 * time.Hour)},
+		Authorities: []Info{
+			{IsCA: true, Name: "ca", NotAfter: t0.Add(-time.Hour)},
+			{IsCA: true, Name: "etcd-ca", Missing: true},
+			{IsCA: true, Name: "front-proxy-ca", NotAfter: t0.Add(48 * time.Hour)},
 		},
 	}
 
@@ -110,7 +110,7 @@ func TestExpirationHelpers(t *testing.T) {
 		t.Error("Authority(sa) found")
 	}
 
-	all := &Expiration{Certificates: []Certificate{{Name: "apiserver", Missing: true}}, Authorities: []Authority{{Name: "ca", Missing: true}}}
+	all := &Expiration{Certificates: []Info{{Name: "apiserver", Missing: true}}, Authorities: []Info{{IsCA: true, Name: "ca", Missing: true}}}
 	if _, _, ok := all.Earliest(); ok {
 		t.Error("Earliest() ok with only missing rows")
 	}
@@ -126,13 +126,13 @@ func TestExpirationHelpers(t *testing.T) {
 	}
 
 	unsorted := &Expiration{
-		Certificates: []Certificate{{Name: "scheduler.conf"}, {Name: "admin.conf"}, {Name: "apiserver"}},
-		Authorities:  []Authority{{Name: "front-proxy-ca"}, {Name: "ca"}},
+		Certificates: []Info{{Name: "scheduler.conf"}, {Name: "admin.conf"}, {Name: "apiserver"}},
+		Authorities:  []Info{{IsCA: true, Name: "front-proxy-ca"}, {IsCA: true, Name: "ca"}},
 	}
 	unsorted.Sort()
 	want := &Expiration{
-		Certificates: []Certificate{{Name: "admin.conf"}, {Name: "apiserver"}, {Name: "scheduler.conf"}},
-		Authorities:  []Authority{{Name: "ca"}, {Name: "front-proxy-ca"}},
+		Certificates: []Info{{Name: "admin.conf"}, {Name: "apiserver"}, {Name: "scheduler.conf"}},
+		Authorities:  []Info{{IsCA: true, Name: "ca"}, {IsCA: true, Name: "front-proxy-ca"}},
 	}
 	if diff := cmp.Diff(want, unsorted); diff != "" {
 		t.Errorf("Sort (-want +got):\n%s", diff)

@@ -1,6 +1,12 @@
-// Package certs is tkgcert's model of kubeadm's certificate-expiration
-// catalogue: the certificates and certificate authorities that
-// `kubeadm certs check-expiration` lists for a control-plane node.
+// Package certs is tkgcert's model of a certificate and of kubeadm's
+// certificate-expiration catalogue: the certificates and certificate
+// authorities that `kubeadm certs check-expiration` lists for a
+// control-plane node.
+//
+// Info is the one type for a certificate wherever it was found (a node's
+// file, a Supervisor secret, a TLS endpoint, a VMCA root); an Expiration is
+// a node's catalogue of them. ParseKubeconfigUser is the one reader of a
+// kubeconfig's user.
 //
 // The catalogue can be obtained three ways:
 //

@@ -190,13 +190,13 @@ func fromInfo(info *expirationInfo) (*Expiration, error) {
 			return nil, fmt.Errorf("parsing kubeadm check-expiration output: certificates[%d] has no name", i)
 		}
 		if c.Missing {
-			e.Certificates = append(e.Certificates, Certificate{Name: c.Name, CAName: c.CAName, Missing: true})
+			e.Certificates = append(e.Certificates, Info{Name: c.Name, CAName: c.CAName, Missing: true})
 			continue
 		}
 		if c.ExpirationDate.IsZero() {
 			return nil, fmt.Errorf("parsing kubeadm check-expiration output: certificate %s has no expirationDate", c.Name)
 		}
-		e.Certificates = append(e.Certificates, Certificate{
+		e.Certificates = append(e.Certificates, Info{
 			Name:              c.Name,
 			CAName:            c.CAName,
 			NotAfter:          c.ExpirationDate.Time,
@@ -208,14 +208,15 @@ func fromInfo(info *expirationInfo) (*Expiration, error) {
 			return nil, fmt.Errorf("parsing kubeadm check-expiration output: certificateAuthorities[%d] has no name", i)
 		}
 		if a.Missing {
-			e.Authorities = append(e.Authorities, Authority{Name: a.Name, Missing: true})
+			e.Authorities = append(e.Authorities, Info{Name: a.Name, IsCA: true, Missing: true})
 			continue
 		}
 		if a.ExpirationDate.IsZero() {
 			return nil, fmt.Errorf("parsing kubeadm check-expiration output: certificate authority %s has no expirationDate", a.Name)
 		}
-		e.Authorities = append(e.Authorities, Authority{
+		e.Authorities = append(e.Authorities, Info{
 			Name:              a.Name,
+			IsCA:              true,
 			NotAfter:          a.ExpirationDate.Time,
 			ExternallyManaged: a.ExternallyManaged,
 		})

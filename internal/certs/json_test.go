@@ -13,7 +13,7 @@ import (
 // kubeadm136Expiration is what testdata/kubeadm-v1.36.3.json says, row by row.
 func kubeadm136Expiration() *Expiration {
 	return &Expiration{
-		Certificates: []Certificate{
+		Certificates: []Info{
 			{Name: "admin.conf", CAName: "ca", NotAfter: date("2026-11-27T05:09:55Z")},
 			{Name: "apiserver", CAName: "ca", NotAfter: date("2026-11-30T13:17:55Z")},
 			{Name: "apiserver-etcd-client", CAName: "etcd-ca", NotAfter: date("2026-11-30T15:17:55Z")},
@@ -26,10 +26,10 @@ func kubeadm136Expiration() *Expiration {
 			{Name: "scheduler.conf", CAName: "ca", NotAfter: date("2026-11-30T13:34:55Z")},
 			{Name: "super-admin.conf", Missing: true},
 		},
-		Authorities: []Authority{
-			{Name: "ca", NotAfter: date("2036-11-24T05:17:55Z")},
-			{Name: "etcd-ca", NotAfter: date("2036-11-23T05:17:55Z")},
-			{Name: "front-proxy-ca", NotAfter: date("2036-11-22T05:17:55Z"), ExternallyManaged: true},
+		Authorities: []Info{
+			{IsCA: true, Name: "ca", NotAfter: date("2036-11-24T05:17:55Z")},
+			{IsCA: true, Name: "etcd-ca", NotAfter: date("2036-11-23T05:17:55Z")},
+			{IsCA: true, Name: "front-proxy-ca", NotAfter: date("2036-11-22T05:17:55Z"), ExternallyManaged: true},
 		},
 	}
 }
@@ -117,15 +117,15 @@ func TestWriteJSONKubeadm136(t *testing.T) {
 func TestJSONRoundTrip(t *testing.T) {
 	now := time.Date(2026, 11, 27, 5, 17, 42, 0, time.UTC)
 	in := &Expiration{
-		Certificates: []Certificate{
+		Certificates: []Info{
 			{Name: "admin.conf", CAName: "ca", NotAfter: now.Add(-90 * time.Second)},
 			{Name: "apiserver", CAName: "ca", NotAfter: now.Add(363 * 24 * time.Hour), ExternallyManaged: true},
 			{Name: "apiserver-etcd-client", Missing: true},
 			{Name: "scheduler.conf", NotAfter: now.Add(40 * time.Second)},
 		},
-		Authorities: []Authority{
-			{Name: "ca", NotAfter: now.Add(10 * 365 * 24 * time.Hour), ExternallyManaged: true},
-			{Name: "etcd-ca", Missing: true},
+		Authorities: []Info{
+			{IsCA: true, Name: "ca", NotAfter: now.Add(10 * 365 * 24 * time.Hour), ExternallyManaged: true},
+			{IsCA: true, Name: "etcd-ca", Missing: true},
 		},
 	}
 	var buf bytes.Buffer

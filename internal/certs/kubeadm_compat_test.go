@@ -354,7 +354,7 @@ func runSSH(t *testing.T, client *ssh.Client, cmd string) []byte {
 func rowsOnly(e *certs.Expiration) *certs.Expiration {
 	out := &certs.Expiration{}
 	for _, c := range e.Certificates {
-		out.Certificates = append(out.Certificates, certs.Certificate{
+		out.Certificates = append(out.Certificates, certs.Info{
 			Name:              c.Name,
 			CAName:            c.CAName,
 			NotAfter:          c.NotAfter,
@@ -363,7 +363,7 @@ func rowsOnly(e *certs.Expiration) *certs.Expiration {
 		})
 	}
 	for _, a := range e.Authorities {
-		out.Authorities = append(out.Authorities, certs.Authority{
+		out.Authorities = append(out.Authorities, certs.Info{IsCA: true,
 			Name:              a.Name,
 			NotAfter:          a.NotAfter,
 			ExternallyManaged: a.ExternallyManaged,

@@ -4,7 +4,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,7 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"sigs.k8s.io/yaml"
+	"k8s.io/client-go/util/cert"
+	"k8s.io/client-go/util/keyutil"
 )
 
 // ReadOptions tune ReadNodeWithOptions. The zero value reads a stacked-etcd
@@ -88,7 +88,7 @@ func ReadNodeWithOptions(fsys fs.FS, opts ReadOptions) (*Expiration, error) {
 			return nil, err
 		}
 		if !ok {
-			e.Certificates = append(e.Certificates, Certificate{Name: s.Name, Missing: true})
+			e.Certificates = append(e.Certificates, Info{Name: s.Name, Missing: true})
 			continue
 		}
 		ext, err := r.externallyManaged(s.CAName)
@@ -104,7 +104,7 @@ func ReadNodeWithOptions(fsys fs.FS, opts ReadOptions) (*Expiration, error) {
 		if err != nil {
 			return nil, err
 		}
-		c := NewCertificate(s.Name, s.CAName, cert)
+		c := NewInfo(s.Name, s.CAName, cert)
 		c.ExternallyManaged = ext
 		e.Certificates = append(e.Certificates, c)
 	}
@@ -118,7 +118,7 @@ func ReadNodeWithOptions(fsys fs.FS, opts ReadOptions) (*Expiration, error) {
 			return nil, err
 		}
 		if !ok {
-			e.Authorities = append(e.Authorities, Authority{Name: s.Name, Missing: true})
+			e.Authorities = append(e.Authorities, Info{Name: s.Name, IsCA: true, Missing: true})
 			continue
 		}
 		ext, err := r.externallyManaged(s.Name)
@@ -136,12 +136,14 @@ func ReadNodeWithOptions(fsys fs.FS, opts ReadOptions) (*Expiration, error) {
 	return e, nil
 }
 
-// NewCertificate returns the catalogue row for an x509 certificate, with
-// every field but ExternallyManaged and Missing filled.
-func NewCertificate(name, caName string, c *x509.Certificate) Certificate {
-	out := Certificate{
+// NewInfo returns the Info of an x509 certificate, with every field but
+// ExternallyManaged, Missing, ResidualSeconds and Location filled; IsCA is
+// the certificate's basic constraint.
+func NewInfo(name, caName string, c *x509.Certificate) Info {
+	out := Info{
 		Name:         name,
 		CAName:       caName,
+		IsCA:         c.IsCA,
 		NotAfter:     c.NotAfter.UTC(),
 		NotBefore:    c.NotBefore.UTC(),
 		Subject:      c.Subject.String(),
@@ -157,17 +159,12 @@ func NewCertificate(name, caName string, c *x509.Certificate) Certificate {
 	return out
 }
 
-// NewAuthority returns the catalogue row for a CA certificate, with every
-// field but ExternallyManaged and Missing filled.
-func NewAuthority(name string, c *x509.Certificate) Authority {
-	return Authority{
-		Name:         name,
-		NotAfter:     c.NotAfter.UTC(),
-		NotBefore:    c.NotBefore.UTC(),
-		Subject:      c.Subject.String(),
-		Issuer:       c.Issuer.String(),
-		SerialNumber: serialHex(c),
-	}
+// NewAuthority returns the Info of a certificate used as a CA (a row of
+// kubeadm's CA table, a CA secret): NewInfo without SANs, with IsCA set.
+func NewAuthority(name string, c *x509.Certificate) Info {
+	i := NewInfo(name, "", c)
+	i.IsCA, i.DNSNames, i.IPAddresses = true, nil, nil
+	return i
 }
 
 // serialHex formats a serial number as upper-case hex in whole bytes.
@@ -185,33 +182,6 @@ func serialHex(c *x509.Certificate) string {
 		s = "-" + s
 	}
 	return s
-}
-
-// ParseCertificatesPEM parses the CERTIFICATE blocks of PEM data as
-// client-go's certutil.ParseCertsPEM (which kubeadm uses) does: other
-// blocks and blocks with headers are skipped, any certificate that does
-// not parse is an error, and no certificate at all is an error.
-func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for len(data) > 0 {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" || len(block.Headers) != 0 {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("data does not contain any valid RSA or ECDSA certificates")
-	}
-	return certs, nil
 }
 
 // KubeconfigClientCertificate returns the client certificate of the current
@@ -267,7 +237,7 @@ func (r *nodeReader) certificates(name string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
-	certs, err := ParseCertificatesPEM(data)
+	certs, err := cert.ParseCertsPEM(data)
 	if err != nil {
 		return nil, fmt.Errorf("parsing %s: %w", name, err)
 	}
@@ -365,62 +335,19 @@ func (r *nodeReader) validateSigned(certPath, keyPath string, ca *x509.Certifica
 }
 
 // checkPrivateKeyPEM reports whether PEM data holds an RSA or ECDSA private
-// key the way client-go's keyutil.ParsePrivateKeyPEM and kubeadm's
-// TryLoadKeyFromDisk accept it. The key is discarded.
+// key the way kubeadm's TryLoadKeyFromDisk accepts it (client-go's
+// keyutil). The key is discarded.
 func checkPrivateKeyPEM(data []byte) error {
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			return errors.New("data does not contain a valid RSA or ECDSA private key")
-		}
-		var key any
-		var err error
-		switch block.Type {
-		case "EC PRIVATE KEY":
-			key, err = x509.ParseECPrivateKey(block.Bytes)
-		case "RSA PRIVATE KEY":
-			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-		case "PRIVATE KEY":
-			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-		default:
-			continue
-		}
-		if err != nil {
-			continue
-		}
-		switch key.(type) {
-		case *rsa.PrivateKey, *ecdsa.PrivateKey:
-			return nil
-		default:
-			return errors.New("the private key is neither in RSA nor ECDSA format")
-		}
+	key, err := keyutil.ParsePrivateKeyPEM(data)
+	if err != nil {
+		return err
 	}
-}
-
-// kubeconfig is the part of a kubeconfig file ReadNode needs.
-type kubeconfig struct {
-	CurrentContext string `json:"current-context"`
-	Contexts       []struct {
-		Name    string `json:"name"`
-		Context struct {
-			Cluster  string `json:"cluster"`
-			AuthInfo string `json:"user"`
-		} `json:"context"`
-	} `json:"contexts"`
-	Clusters []struct {
-		Name    string `json:"name"`
-		Cluster struct {
-			CertificateAuthorityData []byte `json:"certificate-authority-data"`
-		} `json:"cluster"`
-	} `json:"clusters"`
-	AuthInfos []struct {
-		Name     string `json:"name"`
-		AuthInfo struct {
-			ClientCertificate     string `json:"client-certificate"`
-			ClientCertificateData []byte `json:"client-certificate-data"`
-		} `json:"user"`
-	} `json:"users"`
+	switch key.(type) {
+	case *rsa.PrivateKey, *ecdsa.PrivateKey:
+		return nil
+	default:
+		return errors.New("the private key is neither in RSA nor ECDSA format")
+	}
 }
 
 // kubeconfigCertificate mirrors kubeadm's kubeConfigReadWriter.Read: the
@@ -430,10 +357,6 @@ func (r *nodeReader) kubeconfigCertificate(name string) (*x509.Certificate, erro
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
-	var kc kubeconfig
-	if err := yaml.Unmarshal(data, &kc); err != nil {
-		return nil, fmt.Errorf("parsing kubeconfig %s: %w", name, err)
-	}
 	if r.opts.Strict {
 		// kubeadm loads the cluster CA to be able to rewrite the file.
 		caPath := Spec{BaseName: "ca"}.CertPath(r.dir)
@@ -441,49 +364,27 @@ func (r *nodeReader) kubeconfigCertificate(name string) (*x509.Certificate, erro
 			return nil, fmt.Errorf("reading kubeconfig %s: %w", name, err)
 		}
 	}
-	ctxIdx := -1
-	for i, c := range kc.Contexts {
-		if c.Name == kc.CurrentContext {
-			ctxIdx = i
-			break
-		}
+	u, err := ParseKubeconfigUser(data)
+	switch {
+	case errors.Is(err, ErrKubeconfigNoContext) || errors.Is(err, ErrKubeconfigNoUser):
+		return nil, fmt.Errorf("invalid kubeconfig %s: %w", name, err)
+	case err != nil:
+		return nil, fmt.Errorf("parsing kubeconfig %s: %w", name, err)
 	}
-	if ctxIdx < 0 {
-		return nil, fmt.Errorf("invalid kubeconfig %s: missing context %q", name, kc.CurrentContext)
-	}
-	ctx := kc.Contexts[ctxIdx].Context
 	if r.opts.Strict {
-		clusterIdx := -1
-		for i, c := range kc.Clusters {
-			if c.Name == ctx.Cluster {
-				clusterIdx = i
-				break
-			}
+		if u.Cluster == nil {
+			return nil, fmt.Errorf("invalid kubeconfig %s: missing cluster %q", name, u.ClusterName)
 		}
-		if clusterIdx < 0 {
-			return nil, fmt.Errorf("invalid kubeconfig %s: missing cluster %q", name, ctx.Cluster)
-		}
-		if len(kc.Clusters[clusterIdx].Cluster.CertificateAuthorityData) == 0 {
+		if len(u.Cluster.CertificateAuthorityData) == 0 {
 			return nil, fmt.Errorf("kubeconfig %s does not have an embedded server certificate", name)
 		}
 	}
-	userIdx := -1
-	for i, u := range kc.AuthInfos {
-		if u.Name == ctx.AuthInfo {
-			userIdx = i
-			break
-		}
-	}
-	if userIdx < 0 {
-		return nil, fmt.Errorf("invalid kubeconfig %s: missing user %q", name, ctx.AuthInfo)
-	}
-	user := kc.AuthInfos[userIdx].AuthInfo
-	certData, source := user.ClientCertificateData, name
+	certData, source := u.AuthInfo.ClientCertificateData, name
 	if len(certData) == 0 {
-		if r.opts.Strict || user.ClientCertificate == "" {
+		if r.opts.Strict || u.AuthInfo.ClientCertificate == "" {
 			return nil, fmt.Errorf("kubeconfig %s does not have an embedded client certificate", name)
 		}
-		source = user.ClientCertificate
+		source = u.AuthInfo.ClientCertificate
 		if path.IsAbs(source) {
 			source = strings.TrimLeft(source, "/")
 		} else {
@@ -494,7 +395,7 @@ func (r *nodeReader) kubeconfigCertificate(name string) (*x509.Certificate, erro
 			return nil, fmt.Errorf("reading client certificate of kubeconfig %s: %w", name, err)
 		}
 	}
-	certs, err := ParseCertificatesPEM(certData)
+	certs, err := cert.ParseCertsPEM(certData)
 	if err != nil {
 		if source != name {
 			return nil, fmt.Errorf("parsing client certificate %s of kubeconfig %s: %w", source, name, err)

@@ -58,7 +58,7 @@ func wantNode(t *testing.T, files pki.Files) *Expiration {
 	e := &Expiration{}
 	for _, s := range CertificateSpecs() {
 		if _, ok := files[s.CertPath("")]; !ok {
-			e.Certificates = append(e.Certificates, Certificate{Name: s.Name, Missing: true})
+			e.Certificates = append(e.Certificates, Info{Name: s.Name, Missing: true})
 			continue
 		}
 		c := parsed(t, files, s)
@@ -66,7 +66,7 @@ func wantNode(t *testing.T, files pki.Files) *Expiration {
 		if len(c.DNSNames) > 0 {
 			dns = c.DNSNames
 		}
-		e.Certificates = append(e.Certificates, Certificate{
+		e.Certificates = append(e.Certificates, Info{
 			Name:         s.Name,
 			CAName:       s.CAName,
 			NotAfter:     leafValidity.NotAfter,
@@ -79,7 +79,7 @@ func wantNode(t *testing.T, files pki.Files) *Expiration {
 		})
 	}
 	for _, s := range AuthoritySpecs() {
-		e.Authorities = append(e.Authorities, Authority{
+		e.Authorities = append(e.Authorities, Info{IsCA: true,
 			Name:         s.Name,
 			NotAfter:     caValidity.NotAfter,
 			NotBefore:    caValidity.NotBefore,
@@ -152,7 +152,7 @@ func TestReadNodeRendersSeedTable(t *testing.T) {
 	if c, _ := e.Certificate("super-admin.conf"); !c.Missing {
 		t.Fatalf("super-admin.conf = %+v, want missing", c)
 	}
-	var rows []Certificate
+	var rows []Info
 	for _, c := range e.Certificates {
 		if c.Name == "super-admin.conf" {
 			continue

@@ -189,40 +189,40 @@ func ParseText(r io.Reader, now time.Time) (*Expiration, error) {
 	return &e, nil
 }
 
-func parseCertificateRow(line string) (Certificate, error) {
+func parseCertificateRow(line string) (Info, error) {
 	if m := missingRow.FindStringSubmatch(line); m != nil {
-		return Certificate{Name: m[1], Missing: true}, nil
+		return Info{Name: m[1], Missing: true}, nil
 	}
 	m := certificateRow.FindStringSubmatch(line)
 	if m == nil {
-		return Certificate{}, fmt.Errorf("unrecognised certificate row %q", line)
+		return Info{}, fmt.Errorf("unrecognised certificate row %q", line)
 	}
 	notAfter, err := parseDate(m[2])
 	if err != nil {
-		return Certificate{}, err
+		return Info{}, err
 	}
 	if !residualTime.MatchString(m[3]) {
-		return Certificate{}, fmt.Errorf("certificate %s: unrecognised residual time %q", m[1], m[3])
+		return Info{}, fmt.Errorf("certificate %s: unrecognised residual time %q", m[1], m[3])
 	}
-	return Certificate{Name: m[1], NotAfter: notAfter, CAName: m[4], ExternallyManaged: m[5] == "yes"}, nil
+	return Info{Name: m[1], NotAfter: notAfter, CAName: m[4], ExternallyManaged: m[5] == "yes"}, nil
 }
 
-func parseAuthorityRow(line string) (Authority, error) {
+func parseAuthorityRow(line string) (Info, error) {
 	if m := missingRow.FindStringSubmatch(line); m != nil {
-		return Authority{Name: m[1], Missing: true}, nil
+		return Info{Name: m[1], IsCA: true, Missing: true}, nil
 	}
 	m := authorityRow.FindStringSubmatch(line)
 	if m == nil {
-		return Authority{}, fmt.Errorf("unrecognised certificate authority row %q", line)
+		return Info{}, fmt.Errorf("unrecognised certificate authority row %q", line)
 	}
 	notAfter, err := parseDate(m[2])
 	if err != nil {
-		return Authority{}, err
+		return Info{}, err
 	}
 	if !residualTime.MatchString(m[3]) {
-		return Authority{}, fmt.Errorf("certificate authority %s: unrecognised residual time %q", m[1], m[3])
+		return Info{}, fmt.Errorf("certificate authority %s: unrecognised residual time %q", m[1], m[3])
 	}
-	return Authority{Name: m[1], NotAfter: notAfter, ExternallyManaged: m[4] == "yes"}, nil
+	return Info{Name: m[1], IsCA: true, NotAfter: notAfter, ExternallyManaged: m[4] == "yes"}, nil
 }
 
 // parseDate parses kubeadm's EXPIRES column. kubeadm prints the time in the

@@ -14,7 +14,7 @@ func seedExpiration() *Expiration {
 	leaf := date("2023-10-04T23:00:00Z")
 	ca := date("2032-10-01T22:56:00Z")
 	return &Expiration{
-		Certificates: []Certificate{
+		Certificates: []Info{
 			{Name: "admin.conf", CAName: "", NotAfter: leaf},
 			{Name: "apiserver", CAName: "ca", NotAfter: leaf},
 			{Name: "apiserver-etcd-client", CAName: "etcd-ca", NotAfter: leaf},
@@ -26,10 +26,10 @@ func seedExpiration() *Expiration {
 			{Name: "front-proxy-client", CAName: "front-proxy-ca", NotAfter: leaf},
 			{Name: "scheduler.conf", CAName: "", NotAfter: leaf},
 		},
-		Authorities: []Authority{
-			{Name: "ca", NotAfter: ca},
-			{Name: "etcd-ca", NotAfter: ca},
-			{Name: "front-proxy-ca", NotAfter: ca},
+		Authorities: []Info{
+			{IsCA: true, Name: "ca", NotAfter: ca},
+			{IsCA: true, Name: "etcd-ca", NotAfter: ca},
+			{IsCA: true, Name: "front-proxy-ca", NotAfter: ca},
 		},
 	}
 }
@@ -119,10 +119,10 @@ func TestParseTextKubeadm136(t *testing.T) {
 func allMissing() *Expiration {
 	e := &Expiration{}
 	for _, s := range CertificateSpecs() {
-		e.Certificates = append(e.Certificates, Certificate{Name: s.Name, Missing: true})
+		e.Certificates = append(e.Certificates, Info{Name: s.Name, Missing: true})
 	}
 	for _, s := range AuthoritySpecs() {
-		e.Authorities = append(e.Authorities, Authority{Name: s.Name, Missing: true})
+		e.Authorities = append(e.Authorities, Info{IsCA: true, Name: s.Name, Missing: true})
 	}
 	return e
 }
@@ -186,17 +186,17 @@ func TestWriteTextKubeadm136(t *testing.T) {
 func TestWriteTextRoundTrip(t *testing.T) {
 	now := time.Date(2026, 11, 27, 5, 17, 42, 0, time.UTC)
 	in := &Expiration{
-		Certificates: []Certificate{
+		Certificates: []Info{
 			{Name: "admin.conf", CAName: "ca", NotAfter: now.Add(-90 * time.Second), NotBefore: now.Add(-time.Hour), Subject: "CN=kubernetes-admin", SerialNumber: "01"},
 			{Name: "apiserver", CAName: "ca", NotAfter: now.Add(363*24*time.Hour + 17*time.Second), ExternallyManaged: true},
 			{Name: "apiserver-etcd-client", Missing: true},
 			{Name: "etcd-server", CAName: "etcd-ca", NotAfter: now.Add(3*time.Hour + 5*time.Minute)},
 			{Name: "scheduler.conf", CAName: "", NotAfter: now.Add(40 * time.Second)},
 		},
-		Authorities: []Authority{
-			{Name: "ca", NotAfter: now.Add(9*365*24*time.Hour + 59*time.Second), ExternallyManaged: true, Subject: "CN=kubernetes"},
-			{Name: "etcd-ca", Missing: true},
-			{Name: "front-proxy-ca", NotAfter: now.Add(-48 * time.Hour)},
+		Authorities: []Info{
+			{IsCA: true, Name: "ca", NotAfter: now.Add(9*365*24*time.Hour + 59*time.Second), ExternallyManaged: true, Subject: "CN=kubernetes"},
+			{IsCA: true, Name: "etcd-ca", Missing: true},
+			{IsCA: true, Name: "front-proxy-ca", NotAfter: now.Add(-48 * time.Hour)},
 		},
 	}
 	var buf bytes.Buffer

@@ -16,6 +16,7 @@ import (
 	"github.com/tkgcert/tkgcert/internal/duration"
 	"github.com/tkgcert/tkgcert/internal/inventory"
 	"github.com/tkgcert/tkgcert/internal/source"
+	"github.com/tkgcert/tkgcert/internal/supervisor"
 )
 
 type controllerOptions struct {
@@ -138,7 +139,7 @@ func (o *controllerOptions) Complete(cmd *cobra.Command) error {
 	}
 	o.opts.Source = k
 	if o.supervisor || len(o.vcenters)+len(o.endpoints) > 0 {
-		so := &inventory.SupervisorOptions{Discover: o.supervisor, VCenters: o.vcenters, Endpoints: o.endpoints}
+		so := &supervisor.Options{Discover: o.supervisor, VCenters: o.vcenters, Endpoints: o.endpoints}
 		if so.VMCARoots, err = vmcaRoots(o.vmcaRootFiles); err != nil {
 			return err
 		}

@@ -57,7 +57,7 @@ days; 1 some node could not be read.`,
 							status = "NO ROTATION"
 						}
 					}
-					if c := k.ClientCertificate; c != nil && c.NotAfter != nil {
+					if c := k.ClientCertificate; c != nil && !c.NotAfter.IsZero() {
 						exp, left = c.NotAfter.UTC().Format(certs.DateLayout), certs.ResidualTime(c.NotAfter.Sub(now))
 						if c.NotAfter.Sub(now) < rollout.KubeletWarnWithin && status == "OK" {
 							status = "EXPIRING"

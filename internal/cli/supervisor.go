@@ -12,6 +12,7 @@ import (
 
 	"github.com/tkgcert/tkgcert/internal/inventory"
 	"github.com/tkgcert/tkgcert/internal/report"
+	"github.com/tkgcert/tkgcert/internal/supervisor"
 )
 
 func newSupervisorCommand(streams Streams) *cobra.Command {
@@ -163,7 +164,7 @@ func vmcaRoots(files []string) ([]*x509.Certificate, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--vmca-root: %w (export vCenter's root from https://VCENTER/certs/download.zip)", err)
 		}
-		certs, err := inventory.ParseCertificatesPEM(b)
+		certs, err := supervisor.ParseVMCARoots(b)
 		if err != nil {
 			return nil, fmt.Errorf("--vmca-root %s: %w", file, err)
 		}
@@ -185,7 +186,7 @@ func (o *supervisorCheckOptions) Run(cmd *cobra.Command) error {
 		return err
 	}
 	system, _ := x509.SystemCertPool() // nil on error: public CAs then show as unknown
-	rep, err := inventory.RunSupervisor(cmd.Context(), cfg, inventory.SupervisorOptions{
+	rep, err := inventory.RunSupervisor(cmd.Context(), cfg, supervisor.Options{
 		Discover: !o.noDiscover, VCenters: o.vcenters, Endpoints: o.endpoints, VMCARoots: o.roots,
 		SystemRoots: system, Parallel: o.parallel, Timeout: o.timeout, SSHKey: o.sshKey, SSH: sshOpts,
 	})

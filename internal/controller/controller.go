@@ -22,6 +22,7 @@ import (
 	"github.com/tkgcert/tkgcert/internal/remote"
 	"github.com/tkgcert/tkgcert/internal/rollout"
 	"github.com/tkgcert/tkgcert/internal/source"
+	"github.com/tkgcert/tkgcert/internal/supervisor"
 )
 
 // Options configure the controller.
@@ -59,7 +60,7 @@ type Options struct {
 	// endpoints and the vCenter trust domain every Resync (as `tkgcert
 	// supervisor check` does) and exports their certificates with empty
 	// namespace and cluster labels.
-	Supervisor *inventory.SupervisorOptions
+	Supervisor *supervisor.Options
 	// Log receives the controller's log; klog's by default.
 	Log logr.Logger
 }

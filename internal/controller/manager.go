@@ -26,6 +26,7 @@ import (
 	"github.com/tkgcert/tkgcert/internal/capi"
 	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/supervisor"
 )
 
 // LeaderElectionID names the Lease the replicas compete for.
@@ -175,7 +176,7 @@ func (f leaderRunnable) Start(ctx context.Context) error { return f(ctx) }
 func (leaderRunnable) NeedLeaderElection() bool          { return true }
 
 // supervisorInventory reads the Supervisor side and exports its certificates.
-func supervisorInventory(ctx context.Context, cfg *rest.Config, so inventory.SupervisorOptions, m *Metrics, log logr.Logger) {
+func supervisorInventory(ctx context.Context, cfg *rest.Config, so supervisor.Options, m *Metrics, log logr.Logger) {
 	rep, err := inventory.RunSupervisor(ctx, cfg, so)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -195,7 +196,7 @@ func supervisorInventory(ctx context.Context, cfg *rest.Config, so inventory.Sup
 			log.V(2).Info("Supervisor endpoint not read", "endpoint", ep.Where(), "error", e)
 		}
 	}
-	m.SetSupervisor(sup.Series(), errs)
+	m.SetSupervisor(rep, errs)
 }
 
 func schemaGVK(apiVersion, kind string) schema.GroupVersionKind {

@@ -73,10 +73,10 @@ func (m *Metrics) Forget(key string) {
 // SetSupervisor replaces the Supervisor side's series (namespace and
 // cluster empty; node is the Node, vCenter host or address; ca is vmca,
 // supervisor-ca, tkg:<namespace>/<cluster> or other).
-func (m *Metrics) SetSupervisor(series []inventory.Series, errs int) {
+func (m *Metrics) SetSupervisor(rep *inventory.Report, errs int) {
 	m.store.mu.Lock()
 	defer m.store.mu.Unlock()
-	m.store.supervisor, m.store.supervisorErrs, m.store.haveSupervisor = series, errs, true
+	m.store.supervisor, m.store.supervisorErrs, m.store.haveSupervisor = rep, errs, true
 	m.CheckErrorsTotal.WithLabelValues("", "").Add(float64(errs))
 }
 
@@ -91,7 +91,7 @@ type clusterSeries struct {
 type store struct {
 	mu             sync.Mutex
 	clusters       map[string]clusterSeries
-	supervisor     []inventory.Series
+	supervisor     *inventory.Report
 	supervisorErrs int
 	haveSupervisor bool
 	// leading is set once the leader inventoried every cluster in scope: an
@@ -146,8 +146,15 @@ func (s *store) Collect(ch chan<- prometheus.Metric) {
 	var stalest time.Time
 	for _, cs := range s.clusters {
 		if cr := cs.report; cr != nil {
-			for _, c := range clusterCertificates(cr) {
-				certs[certKey{cs.ns, cs.name, c.node, c.cert.Name, c.cert.CAName}] = unix(*c.cert.NotAfter)
+			for l := range cr.All() {
+				if !l.Certificate.Present() {
+					continue
+				}
+				node := l.Node
+				if node == "" {
+					node = SupervisorNode
+				}
+				certs[certKey{cs.ns, cs.name, node, l.CertificateLabel(), l.CALabel()}] = unix(l.Certificate.NotAfter)
 			}
 			gauge(s.expired, float64(len(cr.Expired(cs.now))), cs.ns, cs.name)
 			gauge(s.checkErrors, float64(errorCount(cr)), cs.ns, cs.name)
@@ -167,8 +174,13 @@ func (s *store) Collect(ch chan<- prometheus.Metric) {
 			gauge(s.state, v, cs.ns, cs.name, string(st))
 		}
 	}
-	for _, x := range s.supervisor {
-		certs[certKey{"", "", x.Node, x.Certificate, x.CA}] = unix(x.NotAfter)
+	if s.supervisor != nil {
+		for l := range s.supervisor.All() {
+			if l.Endpoint == nil || l.Endpoint.Trust == nil || !l.Certificate.Present() {
+				continue
+			}
+			certs[certKey{"", "", l.Node, l.CertificateLabel(), l.CALabel()}] = unix(l.Certificate.NotAfter)
+		}
 	}
 	for k, v := range certs {
 		gauge(s.certificate, v, k.ns, k.cluster, k.node, k.name, k.ca)
@@ -183,38 +195,6 @@ func (s *store) Collect(ch chan<- prometheus.Metric) {
 		gauge(s.lastInventory, unix(time.Now()))
 	}
 	gauge(s.clustersInScope, float64(len(s.clusters)))
-}
-
-type located struct {
-	node string
-	cert inventory.Certificate
-}
-
-// clusterCertificates lists a cluster's certificates with a NotAfter: its
-// CAs and kubeconfig certificate on the Supervisor, then every node's.
-func clusterCertificates(cr *inventory.ClusterReport) []located {
-	var out []located
-	add := func(node string, c *inventory.Certificate) {
-		if c != nil && c.NotAfter != nil && !c.Missing {
-			out = append(out, located{node, *c})
-		}
-	}
-	for i := range cr.CertificateAuthorities {
-		add(SupervisorNode, &cr.CertificateAuthorities[i])
-	}
-	add(SupervisorNode, cr.KubeconfigCertificate)
-	for _, n := range cr.Nodes {
-		for i := range n.Certificates {
-			add(n.Name, &n.Certificates[i])
-		}
-		for i := range n.CertificateAuthorities {
-			add(n.Name, &n.CertificateAuthorities[i])
-		}
-		if n.Kubelet != nil {
-			add(n.Name, n.Kubelet.ClientCertificate)
-		}
-	}
-	return out
 }
 
 func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }

@@ -8,7 +8,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/supervisor"
+	"github.com/tkgcert/tkgcert/internal/trust"
 )
 
 func TestMetricsAreTheLatestInventory(t *testing.T) {
@@ -16,11 +19,11 @@ func TestMetricsAreTheLatestInventory(t *testing.T) {
 	m := NewMetrics(reg)
 	t1, t2, t3 := now.Add(100*24*time.Hour), now.Add(-time.Hour), now.Add(3650*24*time.Hour)
 	cr := &inventory.ClusterReport{Namespace: "ns", Name: "c",
-		CertificateAuthorities: []inventory.Certificate{{Name: "ca", NotAfter: &t3}},
-		KubeconfigCertificate:  &inventory.Certificate{Name: "c-kubeconfig", CAName: "ca", NotAfter: &t2},
+		CertificateAuthorities: []certs.Info{{Name: "ca", NotAfter: t3}},
+		KubeconfigCertificate:  &certs.Info{Name: "c-kubeconfig", CAName: "ca", NotAfter: t2},
 		Nodes: []inventory.NodeReport{{Name: "n-a", Role: "control-plane",
-			Certificates: []inventory.Certificate{{Name: "apiserver", CAName: "ca", NotAfter: &t1}, {Name: "super-admin.conf", Missing: true}},
-			Kubelet:      &inventory.KubeletReport{ClientCertificate: &inventory.Certificate{Name: "kubelet-client", CAName: "ca", NotAfter: &t1}},
+			Certificates: []certs.Info{{Name: "apiserver", CAName: "ca", NotAfter: t1}, {Name: "super-admin.conf", Missing: true}},
+			Kubelet:      &inventory.KubeletReport{ClientCertificate: &certs.Info{Name: "kubelet-client", CAName: "ca", NotAfter: t1}},
 			Errors:       []string{"reading etcd/peer.crt: permission denied"}}}}
 	inventoried := now.Add(-time.Minute)
 	m.Set("ns", "c", cr, Decision{State: Expired, Earliest: t1}, inventoried, now)
@@ -115,7 +118,12 @@ func stateSeries(t *testing.T, reg *prometheus.Registry, ns, name string) string
 func TestSupervisorSeriesShareTheCertificateMetric(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
-	m.SetSupervisor([]inventory.Series{{Node: "vc.example.com", Certificate: "vcenter-https", CA: "vmca", NotAfter: now}}, 2)
+	rep := &inventory.Report{Supervisor: &supervisor.Report{Endpoints: []supervisor.Endpoint{
+		{Name: "vc.example.com", Role: supervisor.RoleVCenter, Address: "vc.example.com:443", Service: "vcenter-https",
+			Certificate: &certs.Info{Name: "vcenter-https", NotAfter: now}, Trust: &trust.Result{Domain: trust.VMCA, Method: trust.ByVMCARoot}},
+		{Name: "esx-1", Role: supervisor.RoleESXi, Address: "10.0.0.9:443", Service: "esxi-https", Errors: []string{"refused"}},
+	}}}
+	m.SetSupervisor(rep, 2)
 	want := `
 # HELP tkgcert_cluster_check_errors Errors reading the cluster's certificates in its last inventory (namespace and cluster empty for the Supervisor side).
 # TYPE tkgcert_cluster_check_errors gauge
@@ -127,7 +135,12 @@ tkgcert_cluster_check_errors{cluster="",namespace=""} 2
 	if v := testutil.ToFloat64(m.CheckErrorsTotal.WithLabelValues("", "")); v != 2 {
 		t.Errorf("check errors total %v", v)
 	}
-	if n, _ := testutil.GatherAndCount(reg, "tkgcert_certificate_expiry_timestamp_seconds"); n != 1 {
-		t.Errorf("%d certificate series for one Supervisor endpoint", n)
+	want = `
+# HELP tkgcert_certificate_expiry_timestamp_seconds NotAfter of each certificate, as Unix time. node is "supervisor" for the cluster's secrets; ca is the signing CA's name (empty for a CA). namespace and cluster are empty for the Supervisor's own endpoints and vCenter's (ca vmca, supervisor-ca, tkg:<namespace>/<cluster> or other).
+# TYPE tkgcert_certificate_expiry_timestamp_seconds gauge
+tkgcert_certificate_expiry_timestamp_seconds{ca="vmca",certificate="vcenter-https",cluster="",namespace="",node="vc.example.com"} 1.7957664e+09
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tkgcert_certificate_expiry_timestamp_seconds"); err != nil {
+		t.Error(err)
 	}
 }

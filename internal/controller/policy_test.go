@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/inventory"
 	"github.com/tkgcert/tkgcert/internal/rollout"
@@ -31,7 +32,7 @@ func settled(clusterAnn, kcpAnn map[string]string) *fleet.Cluster {
 func report(left time.Duration) *inventory.ClusterReport {
 	na := now.Add(left)
 	return &inventory.ClusterReport{Namespace: "ns", Name: "c", Nodes: []inventory.NodeReport{{Name: "n-a", Role: "control-plane",
-		Certificates: []inventory.Certificate{{Name: "apiserver", CAName: "ca", NotAfter: &na}}}}}
+		Certificates: []certs.Info{{Name: "apiserver", CAName: "ca", NotAfter: na}}}}}
 }
 
 func TestDecide(t *testing.T) {

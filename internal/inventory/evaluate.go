@@ -25,19 +25,10 @@ const (
 	StatusExpired  Status = "EXPIRED"
 )
 
-// Finding is one certificate with where it lives.
+// Finding is one certificate of a report, graded.
 type Finding struct {
-	Namespace, Cluster string
-	// Node is empty for the Supervisor's secrets.
-	Node        string
-	Certificate Certificate
-	// Kind is "certificate", "ca", "kubelet-client" or "kubeconfig-secret";
-	// for the Supervisor's section "endpoint" or "vmca-root".
-	Kind   string
+	Located
 	Status Status
-	// Endpoint is the Supervisor section's endpoint (nil otherwise): its
-	// address, role, trust domain and rotation path.
-	Endpoint *EndpointReport
 }
 
 // Residual is the time left.
@@ -56,66 +47,26 @@ type Verdict struct {
 	Code int
 }
 
-// Evaluate classifies every certificate of the report.
+// Evaluate classifies every certificate of the report (missing ones are
+// not findings) and counts the errors.
 func Evaluate(r *Report, warn, critical time.Duration) Verdict {
 	var v Verdict
-	grade := func(f Finding) {
-		left := f.Residual()
-		switch {
+	for l := range r.All() {
+		if !l.Certificate.Present() {
+			continue
+		}
+		f := Finding{Located: l, Status: StatusOK}
+		switch left := f.Residual(); {
 		case left <= 0:
 			f.Status = StatusExpired
 		case left <= critical:
 			f.Status = StatusCritical
 		case left <= warn:
 			f.Status = StatusWarning
-		default:
-			f.Status = StatusOK
 		}
 		v.Findings = append(v.Findings, f)
 	}
-	add := func(cl *ClusterReport, node, kind string, c Certificate) {
-		if c.Missing || c.NotAfter == nil {
-			return
-		}
-		grade(Finding{Namespace: cl.Namespace, Cluster: cl.Name, Node: node, Certificate: c, Kind: kind})
-	}
-	if s := r.Supervisor; s != nil {
-		v.Errors += len(s.Errors)
-		for _, c := range s.VMCARoots {
-			if c.NotAfter != nil {
-				grade(Finding{Node: "vmca-root", Certificate: c, Kind: "vmca-root"})
-			}
-		}
-		for i := range s.Endpoints {
-			ep := &s.Endpoints[i]
-			v.Errors += len(ep.Errors)
-			if ep.Certificate != nil && ep.Certificate.NotAfter != nil {
-				grade(Finding{Node: ep.Name, Certificate: *ep.Certificate, Kind: "endpoint", Endpoint: ep})
-			}
-		}
-	}
-	for i := range r.Clusters {
-		cl := &r.Clusters[i]
-		v.Errors += len(cl.Errors)
-		for _, c := range cl.CertificateAuthorities {
-			add(cl, "", "ca", c)
-		}
-		if cl.KubeconfigCertificate != nil {
-			add(cl, "", "kubeconfig-secret", *cl.KubeconfigCertificate)
-		}
-		for _, n := range cl.Nodes {
-			v.Errors += len(n.Errors)
-			for _, c := range n.Certificates {
-				add(cl, n.Name, "certificate", c)
-			}
-			for _, c := range n.CertificateAuthorities {
-				add(cl, n.Name, "ca", c)
-			}
-			if n.Kubelet != nil && n.Kubelet.ClientCertificate != nil {
-				add(cl, n.Name, "kubelet-client", *n.Kubelet.ClientCertificate)
-			}
-		}
-	}
+	v.Errors = errorCount(r)
 	sort.SliceStable(v.Findings, func(i, j int) bool {
 		return v.Findings[i].Certificate.ResidualSeconds < v.Findings[j].Certificate.ResidualSeconds
 	})
@@ -163,4 +114,23 @@ func (v Verdict) Count(s Status) int {
 func (v Verdict) Summary() string {
 	return fmt.Sprintf("%d certificates: %d expired, %d critical, %d warning; %d errors",
 		len(v.Findings), v.Count(StatusExpired), v.Count(StatusCritical), v.Count(StatusWarning), v.Errors)
+}
+
+// errorCount counts the report's errors: the Supervisor section's and its
+// endpoints', each cluster's and each node's.
+func errorCount(r *Report) int {
+	n := 0
+	if s := r.Supervisor; s != nil {
+		n += len(s.Errors)
+		for _, ep := range s.Endpoints {
+			n += len(ep.Errors)
+		}
+	}
+	for _, cl := range r.Clusters {
+		n += len(cl.Errors)
+		for _, node := range cl.Nodes {
+			n += len(node.Errors)
+		}
+	}
+	return n
 }

@@ -3,11 +3,12 @@ package inventory
 import (
 	"testing"
 	"time"
+
+	"github.com/tkgcert/tkgcert/internal/certs"
 )
 
-func cert(name string, left time.Duration, now time.Time) Certificate {
-	t := now.Add(left)
-	return Certificate{Name: name, NotAfter: &t, ResidualSeconds: int64(left / time.Second)}
+func cert(name string, left time.Duration, now time.Time) certs.Info {
+	return certs.Info{Name: name, NotAfter: now.Add(left), ResidualSeconds: int64(left / time.Second)}
 }
 
 func TestEvaluateExitCodes(t *testing.T) {
@@ -34,8 +35,8 @@ func TestEvaluateExitCodes(t *testing.T) {
 			kc := cert("kubelet-client", tc.kubelet, now)
 			r := &Report{Clusters: []ClusterReport{{
 				Namespace: "ns", Name: "c",
-				CertificateAuthorities: []Certificate{cert("ca", 3000*day, now)},
-				Nodes: []NodeReport{{Name: "n", Certificates: []Certificate{cert("apiserver", tc.leaf, now), {Name: "super-admin.conf", Missing: true}},
+				CertificateAuthorities: []certs.Info{cert("ca", 3000*day, now)},
+				Nodes: []NodeReport{{Name: "n", Certificates: []certs.Info{cert("apiserver", tc.leaf, now), {Name: "super-admin.conf", Missing: true}},
 					Kubelet: &KubeletReport{ClientCertificate: &kc}, Errors: tc.errs}},
 			}}}
 			v := Evaluate(r, 30*day, 7*day)

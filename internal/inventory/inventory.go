@@ -14,6 +14,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/remote"
 	"github.com/tkgcert/tkgcert/internal/source"
@@ -116,7 +118,7 @@ func RunFor(ctx context.Context, r *fleet.Reader, clusters []fleet.Cluster, o Op
 					nctx, cancel := context.WithTimeout(ctx, o.Timeout)
 					res := reader.Read(nctx, access, n)
 					cancel()
-					nr := nodeReport(n, res, now)
+					nr := nodeReport(&clusters[i], n, res, now)
 					mu.Lock()
 					rep.Clusters[i].Nodes[j] = nr
 					done++
@@ -140,16 +142,16 @@ func prepareCluster(ctx context.Context, r *fleet.Reader, cl *fleet.Cluster, o O
 		Phase: cl.Phase, RolloutInProgress: cl.RolloutInProgress()}
 	mgmt := source.ReadManagementCertificates(ctx, r.Client(), cl.Namespace, cl.Name)
 	cr.Errors = append(cr.Errors, mgmt.Errors...)
-	for _, name := range []string{"ca", "etcd-ca", "front-proxy-ca"} {
-		if a := mgmt.Authorities[name]; a != nil {
-			cr.CertificateAuthorities = append(cr.CertificateAuthorities, fromAuthority(a.Cert, now))
-		}
+	for _, a := range mgmt.Authorities {
+		a.Stamp(now)
+		cr.CertificateAuthorities = append(cr.CertificateAuthorities, a)
 	}
 	if mgmt.Kubeconfig != nil {
-		c := fromCertificate(*mgmt.Kubeconfig, now)
+		c := *mgmt.Kubeconfig
+		c.Stamp(now)
 		cr.KubeconfigCertificate = &c
 	}
-	access := source.ClusterAccess{CAs: mgmt.Authorities}
+	access := source.ClusterAccess{CAs: mgmt.CACertificates}
 
 	nodes, errs := nodesOf(ctx, r, cl)
 	cr.Errors = append(cr.Errors, errs...)
@@ -224,7 +226,7 @@ func nodeName(m fleet.Machine) string {
 // with the kubeconfig secret (held in memory only).
 func workloadAddresses(ctx context.Context, r *fleet.Reader, cl *fleet.Cluster) (map[string]string, error) {
 	sec := &corev1.Secret{}
-	if err := r.Client().Get(ctx, types.NamespacedName{Namespace: cl.Namespace, Name: cl.Name + source.KubeconfigSecretSuffix}, sec); err != nil {
+	if err := r.Client().Get(ctx, types.NamespacedName{Namespace: cl.Namespace, Name: cl.Name + names.KubeconfigSecretSuffix}, sec); err != nil {
 		return nil, err
 	}
 	cfg, err := clientcmd.RESTConfigFromKubeConfig(sec.Data["value"])
@@ -252,21 +254,33 @@ func workloadAddresses(ctx context.Context, r *fleet.Reader, cl *fleet.Cluster) 
 	return out, nil
 }
 
-func nodeReport(n source.Node, res source.Result, now time.Time) NodeReport {
-	nr := NodeReport{Name: n.Name, Address: n.Address, Role: n.Role(), Errors: res.Errors, Expiration: res.Expiration,
-		Certificates: []Certificate{}, CertificateAuthorities: []Certificate{}}
-	if e := res.Expiration; e != nil {
-		for _, c := range e.Certificates {
-			nr.Certificates = append(nr.Certificates, fromCertificate(c, now))
+// nodeReport is what the source read from n, each certificate stamped with
+// its residual time and located on the node.
+func nodeReport(cl *fleet.Cluster, n source.Node, res source.Result, now time.Time) NodeReport {
+	nr := NodeReport{Name: n.Name, Address: n.Address, Role: n.Role(), Errors: res.Errors,
+		Certificates: []certs.Info{}, CertificateAuthorities: []certs.Info{}}
+	locate := func(c *certs.Info) {
+		c.Stamp(now)
+		if c.Location.Kind == "" {
+			c.Location = certs.Location{Kind: certs.NodeFile, Node: n.Name, Address: n.Address}
 		}
-		for _, a := range e.Authorities {
-			nr.CertificateAuthorities = append(nr.CertificateAuthorities, fromAuthority(a, now))
+		c.Location.Namespace, c.Location.Cluster = cl.Namespace, cl.Name
+	}
+	if e := res.Expiration; e != nil {
+		nr.Certificates = append(nr.Certificates, e.Certificates...)
+		nr.CertificateAuthorities = append(nr.CertificateAuthorities, e.Authorities...)
+		for i := range nr.Certificates {
+			locate(&nr.Certificates[i])
+		}
+		for i := range nr.CertificateAuthorities {
+			locate(&nr.CertificateAuthorities[i])
 		}
 	}
 	if k := res.Kubelet; k != nil {
 		kr := &KubeletReport{RotateCertificates: k.RotateCertificates}
 		if k.ClientCertificate != nil {
-			c := fromCertificate(*k.ClientCertificate, now)
+			c := *k.ClientCertificate
+			locate(&c)
 			kr.ClientCertificate = &c
 		}
 		nr.Kubelet = kr

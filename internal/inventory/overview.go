@@ -64,7 +64,7 @@ func Overview(ctx context.Context, r *fleet.Reader, namespace string, names []st
 			m := source.ReadManagementCertificates(ctx, r.Client(), cl.Namespace, cl.Name)
 			s.Errors = m.Errors
 			for _, a := range m.Authorities {
-				t := a.Cert.NotAfter
+				t := a.NotAfter
 				if s.EarliestCAExpiry == nil || t.Before(*s.EarliestCAExpiry) {
 					s.EarliestCAExpiry = &t
 				}

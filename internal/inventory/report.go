@@ -1,9 +1,14 @@
 package inventory
 
 import (
+	"context"
 	"time"
 
+	"k8s.io/client-go/rest"
+
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/source"
+	"github.com/tkgcert/tkgcert/internal/supervisor"
 )
 
 // The report document's type.
@@ -13,7 +18,8 @@ const (
 )
 
 // Report is the result of one inventory: the document `check -o json|yaml`
-// prints. It never contains a private key.
+// prints. It never contains a private key. Every certificate in it is a
+// certs.Info; All walks them.
 type Report struct {
 	APIVersion  string          `json:"apiVersion"`
 	Kind        string          `json:"kind"`
@@ -22,7 +28,7 @@ type Report struct {
 	Clusters    []ClusterReport `json:"clusters"`
 	// Supervisor is the vCenter trust domain and the Supervisor's own
 	// certificates (`tkgcert supervisor check`); nil for `tkgcert check`.
-	Supervisor *SupervisorReport `json:"supervisor,omitempty"`
+	Supervisor *supervisor.Report `json:"supervisor,omitempty"`
 }
 
 // ClusterReport is one cluster.
@@ -35,9 +41,9 @@ type ClusterReport struct {
 	RolloutInProgress bool   `json:"rolloutInProgress"`
 	// CertificateAuthorities are the cluster's CAs from the Supervisor's
 	// secrets (<cluster>-ca, -etcd, -proxy).
-	CertificateAuthorities []Certificate `json:"certificateAuthorities"`
+	CertificateAuthorities []certs.Info `json:"certificateAuthorities"`
 	// KubeconfigCertificate is the client certificate of <cluster>-kubeconfig.
-	KubeconfigCertificate *Certificate `json:"kubeconfigCertificate,omitempty"`
+	KubeconfigCertificate *certs.Info  `json:"kubeconfigCertificate,omitempty"`
 	Nodes                 []NodeReport `json:"nodes"`
 	Errors                []string     `json:"errors,omitempty"`
 }
@@ -46,62 +52,37 @@ type ClusterReport struct {
 type NodeReport struct {
 	Name    string `json:"name"`
 	Address string `json:"address"`
-	// Role is control-plane or worker.
-	Role                   string         `json:"role"`
-	Certificates           []Certificate  `json:"certificates"`
-	CertificateAuthorities []Certificate  `json:"certificateAuthorities"`
+	// Role is names.RoleControlPlane or names.RoleWorker.
+	Role string `json:"role"`
+	// Certificates and CertificateAuthorities are the node's catalogue as
+	// read, in kubeadm's order (Expiration gives it kubeadm's type).
+	Certificates           []certs.Info   `json:"certificates"`
+	CertificateAuthorities []certs.Info   `json:"certificateAuthorities"`
 	Kubelet                *KubeletReport `json:"kubelet,omitempty"`
 	Errors                 []string       `json:"errors,omitempty"`
+}
 
-	// Expiration is the node's catalogue as read, for kubeadm-style tables.
-	Expiration *certs.Expiration `json:"-"`
+// Expiration is the node's catalogue as kubeadm's type, for kubeadm's
+// tables; it shares the node's slices.
+func (n *NodeReport) Expiration() *certs.Expiration {
+	return &certs.Expiration{Certificates: n.Certificates, Authorities: n.CertificateAuthorities}
 }
 
 // KubeletReport is the node's kubelet certificate state (the seed's step 8).
 type KubeletReport struct {
 	// RotateCertificates is the kubelet's setting (null: unknown).
-	RotateCertificates *bool        `json:"rotateCertificates"`
-	ClientCertificate  *Certificate `json:"clientCertificate,omitempty"`
-}
-
-// Certificate is one certificate or CA, as reported.
-type Certificate struct {
-	Name              string     `json:"name"`
-	CAName            string     `json:"caName,omitempty"`
-	NotAfter          *time.Time `json:"notAfter,omitempty"`
-	ResidualSeconds   int64      `json:"residualSeconds"`
-	Missing           bool       `json:"missing"`
-	ExternallyManaged bool       `json:"externallyManaged,omitempty"`
-	Subject           string     `json:"subject,omitempty"`
-	Issuer            string     `json:"issuer,omitempty"`
-	SerialNumber      string     `json:"serialNumber,omitempty"`
-}
-
-func fromCertificate(c certs.Certificate, now time.Time) Certificate {
-	out := Certificate{Name: c.Name, CAName: c.CAName, Missing: c.Missing, ExternallyManaged: c.ExternallyManaged,
-		Subject: c.Subject, Issuer: c.Issuer, SerialNumber: c.SerialNumber}
-	if !c.Missing && !c.NotAfter.IsZero() {
-		t := c.NotAfter.UTC()
-		out.NotAfter = &t
-		out.ResidualSeconds = int64(t.Sub(now) / time.Second)
-	}
-	return out
-}
-
-func fromAuthority(a certs.Authority, now time.Time) Certificate {
-	return fromCertificate(certs.Certificate{Name: a.Name, NotAfter: a.NotAfter, Missing: a.Missing,
-		ExternallyManaged: a.ExternallyManaged, Subject: a.Subject, Issuer: a.Issuer, SerialNumber: a.SerialNumber}, now)
+	RotateCertificates *bool       `json:"rotateCertificates"`
+	ClientCertificate  *certs.Info `json:"clientCertificate,omitempty"`
 }
 
 // EarliestLeaf returns the node leaf certificate that expires first (CAs
-// excluded: rolling the control plane does not renew them), naming it
-// "<certificate> on <node>".
+// and the kubelet's client certificate excluded: rolling the control plane
+// does not renew them), naming it "<certificate> on <node>".
 func (cr *ClusterReport) EarliestLeaf() (name string, at time.Time, ok bool) {
-	for _, n := range cr.Nodes {
-		for _, c := range n.Certificates {
-			if c.NotAfter != nil && (at.IsZero() || c.NotAfter.Before(at)) {
-				name, at = c.Name+" on "+n.Name, *c.NotAfter
-			}
+	for l := range cr.All() {
+		c := l.Certificate
+		if l.Kind == KindCertificate && c.Present() && (at.IsZero() || c.NotAfter.Before(at)) {
+			name, at = c.Name+" on "+l.Node, c.NotAfter
 		}
 	}
 	return name, at, !at.IsZero()
@@ -110,30 +91,39 @@ func (cr *ClusterReport) EarliestLeaf() (name string, at time.Time, ok bool) {
 // Expired lists the certificates that are no longer valid at now, as
 // "<certificate> on <node or the Supervisor>": the CAs and the kubeconfig
 // secret's client certificate on the Supervisor, then every node's
-// certificates and CAs.
+// certificates and CAs (the kubelet's client certificate, which the kubelet
+// renews, is not counted).
 func (cr *ClusterReport) Expired(now time.Time) []string {
 	if cr == nil {
 		return nil
 	}
 	var out []string
-	add := func(where string, c Certificate) {
-		if !c.Missing && c.NotAfter != nil && !c.NotAfter.After(now) {
-			out = append(out, c.Name+" on "+where)
+	for l := range cr.All() {
+		c := l.Certificate
+		if l.Kind == KindKubeletClient || !c.Present() || c.NotAfter.After(now) {
+			continue
 		}
-	}
-	for _, c := range cr.CertificateAuthorities {
-		add("the Supervisor", c)
-	}
-	if cr.KubeconfigCertificate != nil {
-		add("the Supervisor", *cr.KubeconfigCertificate)
-	}
-	for _, n := range cr.Nodes {
-		for _, c := range n.Certificates {
-			add(n.Name, c)
+		where := l.Node
+		if where == "" {
+			where = "the Supervisor"
 		}
-		for _, c := range n.CertificateAuthorities {
-			add(n.Name, c)
-		}
+		out = append(out, c.Name+" on "+where)
 	}
 	return out
+}
+
+// RunSupervisor reads the Supervisor side with supervisor.Run and returns
+// it as the supervisor section of a report document.
+func RunSupervisor(ctx context.Context, cfg *rest.Config, o supervisor.Options) (*Report, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	now := o.Now()
+	o.Now = func() time.Time { return now }
+	sup, err := supervisor.Run(ctx, cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Report{APIVersion: APIVersion, Kind: Kind, GeneratedAt: now.UTC(), Source: string(source.TLS),
+		Clusters: []ClusterReport{}, Supervisor: sup}, nil
 }

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/lab/netsim"
 	"github.com/tkgcert/tkgcert/internal/pki"
 )
@@ -26,8 +27,8 @@ import (
 type role string
 
 const (
-	controlPlane role = "control-plane"
-	worker       role = "worker"
+	controlPlane role = names.RoleControlPlane
+	worker       role = names.RoleWorker
 )
 
 // Machine phases, as Cluster API names them.
@@ -235,7 +236,7 @@ func (c *cluster) create(ctx context.Context) error {
 		return err
 	}
 	secrets = append(secrets, kubeconfig, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: c.spec.Name + "-ssh", Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: c.spec.Name + names.SSHSecretSuffix, Labels: labels},
 		Type:       corev1.SecretTypeSSHAuth,
 		Data: map[string][]byte{
 			corev1.SSHAuthPrivateKey: sshPrivatePEM,

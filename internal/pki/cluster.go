@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 )
 
 // ClusterCAs are the certificate authorities and the service-account key
@@ -50,9 +52,9 @@ func NewClusterCAs(o CAOptions) (*ClusterCAs, error) {
 		name string
 		kp   **KeyPair
 	}{
-		{"ca", &cas.CA},
-		{"etcd-ca", &cas.EtcdCA},
-		{"front-proxy-ca", &cas.FrontProxyCA},
+		{names.CA, &cas.CA},
+		{names.EtcdCA, &cas.EtcdCA},
+		{names.FrontProxyCA, &cas.FrontProxyCA},
 	} {
 		kp, err := newClusterAPICA(o.Validity, o.KeyAlgorithm)
 		if err != nil {
@@ -85,7 +87,7 @@ func (c *ClusterCAs) validate() error {
 	for _, x := range []struct {
 		name string
 		kp   *KeyPair
-	}{{"ca", c.CA}, {"etcd-ca", c.EtcdCA}, {"front-proxy-ca", c.FrontProxyCA}} {
+	}{{names.CA, c.CA}, {names.EtcdCA, c.EtcdCA}, {names.FrontProxyCA, c.FrontProxyCA}} {
 		if x.kp == nil || x.kp.Cert == nil || x.kp.Key == nil {
 			return fmt.Errorf("cluster CAs: %s certificate and key are required", x.name)
 		}

@@ -8,6 +8,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 )
 
 // Names and keys of Cluster API's cluster secrets (sigs.k8s.io/cluster-api
@@ -26,23 +28,24 @@ const (
 )
 
 // Secret name suffixes (Cluster API "purposes"): a cluster's secrets are
-// named <cluster>-<suffix>.
+// named <cluster><suffix>.
 const (
 	// ClusterCASuffix names the cluster CA secret, <cluster>-ca.
-	ClusterCASuffix = "ca"
+	ClusterCASuffix = names.CASecretSuffix
 	// EtcdCASuffix names the etcd CA secret, <cluster>-etcd.
-	EtcdCASuffix = "etcd"
+	EtcdCASuffix = names.EtcdCASecretSuffix
 	// FrontProxyCASuffix names the front-proxy CA secret, <cluster>-proxy.
-	FrontProxyCASuffix = "proxy"
+	FrontProxyCASuffix = names.FrontProxyCASecretSuffix
 	// ServiceAccountSuffix names the service-account key secret, <cluster>-sa.
-	ServiceAccountSuffix = "sa"
+	ServiceAccountSuffix = names.ServiceAccountSecretSuffix
 	// KubeconfigSuffix names the admin kubeconfig secret, <cluster>-kubeconfig.
-	KubeconfigSuffix = "kubeconfig"
+	KubeconfigSuffix = names.KubeconfigSecretSuffix
 )
 
-// SecretName returns Cluster API's name of a cluster's secret: <cluster>-<suffix>.
+// SecretName returns Cluster API's name of a cluster's secret:
+// <cluster><suffix>, the suffix starting with its dash ("-ca").
 func SecretName(clusterName, suffix string) string {
-	return clusterName + "-" + suffix
+	return clusterName + suffix
 }
 
 // Secrets returns the secrets <cluster>-ca, -etcd, -proxy and -sa exactly as

@@ -8,6 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/inventory"
 )
 
@@ -27,7 +29,7 @@ type NodePlan struct {
 }
 
 // ControlPlane reports whether the node is a control-plane node.
-func (n NodePlan) ControlPlane() bool { return n.Role == "control-plane" }
+func (n NodePlan) ControlPlane() bool { return n.Role == names.RoleControlPlane }
 
 // Touched reports whether recovery changes anything on the node.
 func (n NodePlan) Touched() bool { return n.RenewPKI || n.RenewKubelet }
@@ -63,8 +65,8 @@ func (p Plan) Empty() bool {
 // what recovery must do about it.
 func BuildPlan(cr *inventory.ClusterReport, now time.Time) Plan {
 	p := Plan{Namespace: cr.Namespace, Cluster: cr.Name}
-	expired := func(c inventory.Certificate) bool {
-		return !c.Missing && c.NotAfter != nil && !c.NotAfter.After(now)
+	expired := func(c certs.Info) bool {
+		return !c.Missing && !c.NotAfter.IsZero() && !c.NotAfter.After(now)
 	}
 	for _, e := range cr.Errors {
 		p.Problems = append(p.Problems, e)
@@ -76,12 +78,13 @@ func BuildPlan(cr *inventory.ClusterReport, now time.Time) Plan {
 	}
 	if k := cr.KubeconfigCertificate; k != nil && expired(*k) {
 		p.RefreshSecret = true
-		p.SecretNotAfter = k.NotAfter
+		at := k.NotAfter
+		p.SecretNotAfter = &at
 	}
 	nodes := append([]inventory.NodeReport(nil), cr.Nodes...)
 	sort.SliceStable(nodes, func(i, j int) bool {
-		if (nodes[i].Role == "control-plane") != (nodes[j].Role == "control-plane") {
-			return nodes[i].Role == "control-plane"
+		if (nodes[i].Role == names.RoleControlPlane) != (nodes[j].Role == names.RoleControlPlane) {
+			return nodes[i].Role == names.RoleControlPlane
 		}
 		return nodes[i].Name < nodes[j].Name
 	})
@@ -104,7 +107,7 @@ func BuildPlan(cr *inventory.ClusterReport, now time.Time) Plan {
 				np.Expired = append(np.Expired, c.Name)
 			}
 		}
-		if len(np.Expired) > 0 && n.Role == "control-plane" {
+		if len(np.Expired) > 0 && n.Role == names.RoleControlPlane {
 			np.RenewPKI = true
 		}
 		if k := n.Kubelet; k != nil && k.ClientCertificate != nil && expired(*k.ClientCertificate) {

@@ -8,14 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/inventory"
 )
 
-func cert(name string, notAfter time.Time) inventory.Certificate {
-	return inventory.Certificate{Name: name, NotAfter: &notAfter, SerialNumber: "1"}
+func cert(name string, notAfter time.Time) certs.Info {
+	return certs.Info{Name: name, NotAfter: notAfter, SerialNumber: "1"}
 }
 
-func ca(name, serial string, notAfter time.Time) inventory.Certificate {
+func ca(name, serial string, notAfter time.Time) certs.Info {
 	c := cert(name, notAfter)
 	c.SerialNumber = serial
 	return c
@@ -25,17 +26,17 @@ func ca(name, serial string, notAfter time.Time) inventory.Certificate {
 // each node's leaf expiry, kubelet its kubelet client certificate's.
 func report(cp1, cp2, kubelet1, kubelet2, worker, secret time.Time) *inventory.ClusterReport {
 	caEnd := now.Add(8 * 365 * 24 * time.Hour)
-	cas := []inventory.Certificate{ca("ca", "10", caEnd), ca("etcd-ca", "11", caEnd), ca("front-proxy-ca", "12", caEnd)}
+	cas := []certs.Info{ca("ca", "10", caEnd), ca("etcd-ca", "11", caEnd), ca("front-proxy-ca", "12", caEnd)}
 	kc := cert("c-kubeconfig", secret)
 	node := func(name, role string, leaves, kubelet time.Time) inventory.NodeReport {
 		n := inventory.NodeReport{Name: name, Address: "10.0.0." + name[len(name)-1:], Role: role, CertificateAuthorities: cas[:1],
-			Kubelet: &inventory.KubeletReport{ClientCertificate: &inventory.Certificate{Name: "kubelet-client", NotAfter: &kubelet}}}
+			Kubelet: &inventory.KubeletReport{ClientCertificate: &certs.Info{Name: "kubelet-client", NotAfter: kubelet}}}
 		if role == "control-plane" {
 			n.CertificateAuthorities = cas
 			for _, c := range []string{"admin.conf", "apiserver", "etcd-server"} {
 				n.Certificates = append(n.Certificates, cert(c, leaves))
 			}
-			n.Certificates = append(n.Certificates, inventory.Certificate{Name: "super-admin.conf", Missing: true})
+			n.Certificates = append(n.Certificates, certs.Info{Name: "super-admin.conf", Missing: true})
 		}
 		return n
 	}
@@ -90,9 +91,9 @@ func TestBuildPlan(t *testing.T) {
 	})
 	t.Run("problems keep it from starting", func(t *testing.T) {
 		cr := report(past, past, past, past, past, past)
-		cr.CertificateAuthorities[1].NotAfter = &past
+		cr.CertificateAuthorities[1].NotAfter = past
 		cr.Nodes[1].Errors = []string{"dial tcp: connection refused"}
-		cr.Nodes[2].CertificateAuthorities = []inventory.Certificate{ca("ca", "99", future)}
+		cr.Nodes[2].CertificateAuthorities = []certs.Info{ca("ca", "99", future)}
 		p := BuildPlan(cr, now)
 		all := strings.Join(p.Problems, "\n")
 		for _, want := range []string{"CA etcd-ca expired", "node cp-2 could not be read", "node cp-1: CA ca is not the one in the Supervisor's secrets"} {
@@ -153,9 +154,9 @@ func TestVerify(t *testing.T) {
 	})
 	t.Run("failures are named", func(t *testing.T) {
 		after := report(year, past, year, year, past, past)
-		after.Nodes[1].Certificates[0].NotAfter = ptr(now.Add(30 * 24 * time.Hour)) // cp-2 admin.conf: renewed for a month only
+		after.Nodes[1].Certificates[0].NotAfter = now.Add(30 * 24 * time.Hour) // cp-2 admin.conf: renewed for a month only
 		after.CertificateAuthorities[0].SerialNumber = "77"
-		after.Nodes[2].CertificateAuthorities = []inventory.Certificate{ca("ca", "78", year)}
+		after.Nodes[2].CertificateAuthorities = []certs.Info{ca("ca", "78", year)}
 		v := Verify(before, after, res, now)
 		all := strings.Join(v.Problems, "\n")
 		for _, want := range []string{

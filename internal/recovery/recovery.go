@@ -19,9 +19,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/pki"
 	"github.com/tkgcert/tkgcert/internal/remote"
-	"github.com/tkgcert/tkgcert/internal/source"
 )
 
 // Defaults of Options.
@@ -350,7 +350,8 @@ func (r *run) waitReads(ctx context.Context) error {
 // names. The keys stay in memory.
 func LoadCAs(ctx context.Context, c client.Client, namespace, cluster string) (map[string]*pki.KeyPair, error) {
 	out := map[string]*pki.KeyPair{}
-	for name, suffix := range map[string]string{certs.CAName: source.CASecretSuffix, certs.EtcdCAName: source.EtcdCASecretSuffix, certs.FrontProxyCAName: source.ProxyCASecretSuffix} {
+	for _, a := range names.Authorities() {
+		name, suffix := a.Name, a.SecretSuffix
 		sec, err := getSecret(ctx, c, namespace, cluster+suffix)
 		if err != nil {
 			return nil, err
@@ -379,7 +380,7 @@ func getSecret(ctx context.Context, c client.Client, namespace, name string) (*c
 // be refreshed, signs the new one in memory. The result (renewed or not) is
 // the identity that checks each node's API server.
 func (r *run) prepareSecret(ctx context.Context) error {
-	name := r.plan.Cluster + source.KubeconfigSecretSuffix
+	name := r.plan.Cluster + names.KubeconfigSecretSuffix
 	sec, err := getSecret(ctx, r.o.Client, r.plan.Namespace, name)
 	if err != nil {
 		return err
@@ -401,20 +402,20 @@ func (r *run) prepareSecret(ctx context.Context) error {
 // RenewKubeconfig renews the client certificate of a kubeconfig's current
 // user with ca, for the same key, and keeps everything else.
 func RenewKubeconfig(data []byte, ca *pki.KeyPair, now time.Time) ([]byte, error) {
-	cfg, user, auth, err := source.KubeconfigUser(data)
+	u, err := certs.ParseKubeconfigUser(data)
 	if err != nil {
 		return nil, err
 	}
-	old, err := pki.ParseCertPEM(auth.ClientCertificateData)
+	old, err := u.ClientCertificate()
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig user %q: %w", user, err)
+		return nil, err
 	}
 	renewed, err := Renew(old, ca, now)
 	if err != nil {
 		return nil, err
 	}
-	auth.ClientCertificateData = pki.EncodeCertPEM(renewed)
-	return clientcmd.Write(*cfg)
+	u.AuthInfo.ClientCertificateData = pki.EncodeCertPEM(renewed)
+	return clientcmd.Write(*u.Config)
 }
 
 // updateSecret writes the renewed kubeconfig into the secret's data.value,
@@ -431,12 +432,12 @@ func (r *run) updateSecret(ctx context.Context) error {
 	if !apierrors.IsConflict(err) {
 		return err
 	}
-	name := r.plan.Cluster + source.KubeconfigSecretSuffix
+	name := r.plan.Cluster + names.KubeconfigSecretSuffix
 	sec, err = getSecret(ctx, r.o.Client, r.plan.Namespace, name)
 	if err != nil {
 		return err
 	}
-	cert, err := source.KubeconfigClientCert(sec.Data["value"])
+	cert, err := certs.KubeconfigClientCert(sec.Data["value"])
 	if err == nil && r.now().Before(cert.NotAfter) {
 		r.o.Log("Secret %s/%s changed meanwhile and its certificate is valid until %s: leaving it", r.plan.Namespace, name, cert.NotAfter.UTC().Format(time.RFC3339))
 		return nil

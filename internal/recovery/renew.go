@@ -12,8 +12,7 @@ import (
 	"slices"
 	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
-
+	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/pki"
 )
 
@@ -85,27 +84,25 @@ var clientCertLine = regexp.MustCompile(`(?m)^\s*client-certificate-data:\s*(\S+
 // kubeconfig whose user has no embedded certificate (the kubelet's
 // kubeconfig pointing at its rotating certificate file).
 func kubeconfigClient(data []byte) (cert *x509.Certificate, literal string, ok bool, err error) {
-	cfg, err := clientcmd.Load(data)
-	if err != nil {
-		return nil, "", false, fmt.Errorf("not a kubeconfig: %w", err)
-	}
-	ctx, found := cfg.Contexts[cfg.CurrentContext]
-	if !found {
-		return nil, "", false, fmt.Errorf("no current context")
-	}
-	auth, found := cfg.AuthInfos[ctx.AuthInfo]
-	if !found || len(auth.ClientCertificateData) == 0 {
+	u, err := certs.ParseKubeconfigUser(data)
+	if errors.Is(err, certs.ErrKubeconfigNoUser) {
 		return nil, "", false, nil
 	}
-	cert, err = pki.ParseCertPEM(auth.ClientCertificateData)
 	if err != nil {
-		return nil, "", false, fmt.Errorf("user %s: client certificate: %w", ctx.AuthInfo, err)
+		return nil, "", false, err
 	}
-	want := base64.StdEncoding.EncodeToString(auth.ClientCertificateData)
+	if len(u.AuthInfo.ClientCertificateData) == 0 {
+		return nil, "", false, nil
+	}
+	cert, err = u.ClientCertificate()
+	if err != nil {
+		return nil, "", false, err
+	}
+	want := base64.StdEncoding.EncodeToString(u.AuthInfo.ClientCertificateData)
 	for _, m := range clientCertLine.FindAllSubmatch(data, -1) {
 		if string(m[1]) == want {
 			return cert, want, true, nil
 		}
 	}
-	return nil, "", false, fmt.Errorf("user %s: client-certificate-data is not on one line as kubeadm writes it: not editing this file", ctx.AuthInfo)
+	return nil, "", false, fmt.Errorf("user %s: client-certificate-data is not on one line as kubeadm writes it: not editing this file", u.Name)
 }

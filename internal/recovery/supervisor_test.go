@@ -14,8 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tkgcert/tkgcert/internal/capi"
+	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/pki"
-	"github.com/tkgcert/tkgcert/internal/source"
 	"github.com/tkgcert/tkgcert/internal/testenv"
 )
 
@@ -75,7 +75,7 @@ func prepared(t *testing.T, c client.Client, ns string) *run {
 
 func clientCertEnd(t *testing.T, s *corev1.Secret) time.Time {
 	t.Helper()
-	cert, err := source.KubeconfigClientCert(s.Data["value"])
+	cert, err := certs.KubeconfigClientCert(s.Data["value"])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/inventory"
 	"github.com/tkgcert/tkgcert/internal/rollout"
 )
@@ -19,11 +21,11 @@ const AboutAYear = 360 * 24 * time.Hour
 // compare each certificate's latest expiry before with its earliest after.
 func Verify(before, after *inventory.ClusterReport, res *Result, now time.Time) rollout.Verification {
 	var v rollout.Verification
-	valid := func(c inventory.Certificate) bool { return c.Missing || (c.NotAfter != nil && c.NotAfter.After(now)) }
+	valid := func(c certs.Info) bool { return c.Missing || (!c.NotAfter.IsZero() && c.NotAfter.After(now)) }
 
 	// CAs: the Supervisor's and each node's, by serial and end date.
-	key := func(c inventory.Certificate) string {
-		if c.NotAfter == nil {
+	key := func(c certs.Info) string {
+		if c.NotAfter.IsZero() {
 			return c.SerialNumber
 		}
 		return c.SerialNumber + "/" + c.NotAfter.UTC().Format(time.RFC3339)
@@ -37,7 +39,7 @@ func Verify(before, after *inventory.ClusterReport, res *Result, now time.Time) 
 			cas[n.Name+"/"+c.Name] = key(c)
 		}
 	}
-	check := func(where string, c inventory.Certificate) {
+	check := func(where string, c certs.Info) {
 		if b, ok := cas[where+"/"+c.Name]; ok && b != key(c) {
 			v.Problems = append(v.Problems, fmt.Sprintf("CA %s on %s changed", c.Name, where))
 		}
@@ -67,12 +69,12 @@ func Verify(before, after *inventory.ClusterReport, res *Result, now time.Time) 
 	}
 	for _, n := range before.Nodes {
 		for _, c := range n.Certificates {
-			if c.NotAfter != nil && n.Role == "control-plane" && c.NotAfter.After(row(c.Name).before) {
-				row(c.Name).before = *c.NotAfter
+			if !c.NotAfter.IsZero() && n.Role == names.RoleControlPlane && c.NotAfter.After(row(c.Name).before) {
+				row(c.Name).before = c.NotAfter
 			}
 		}
-		if k := n.Kubelet; k != nil && k.ClientCertificate != nil && k.ClientCertificate.NotAfter != nil && k.ClientCertificate.NotAfter.After(row("kubelet-client").before) {
-			row("kubelet-client").before = *k.ClientCertificate.NotAfter
+		if k := n.Kubelet; k != nil && k.ClientCertificate != nil && !k.ClientCertificate.NotAfter.IsZero() && k.ClientCertificate.NotAfter.After(row("kubelet-client").before) {
+			row("kubelet-client").before = k.ClientCertificate.NotAfter
 		}
 	}
 	earliest := func(s *span, t time.Time) {
@@ -87,16 +89,16 @@ func Verify(before, after *inventory.ClusterReport, res *Result, now time.Time) 
 		for _, c := range n.CertificateAuthorities {
 			check(n.Name, c)
 		}
-		certsOf := append([]inventory.Certificate(nil), n.Certificates...)
+		certsOf := append([]certs.Info(nil), n.Certificates...)
 		if k := n.Kubelet; k != nil && k.ClientCertificate != nil {
 			certsOf = append(certsOf, *k.ClientCertificate)
 		}
 		for _, c := range certsOf {
-			if c.Missing || c.NotAfter == nil {
+			if c.Missing || c.NotAfter.IsZero() {
 				continue
 			}
-			if n.Role == "control-plane" || c.Name == "kubelet-client" {
-				earliest(row(c.Name), *c.NotAfter)
+			if n.Role == names.RoleControlPlane || c.Name == "kubelet-client" {
+				earliest(row(c.Name), c.NotAfter)
 			}
 			if !valid(c) {
 				v.Problems = append(v.Problems, fmt.Sprintf("%s on node %s is still expired (%s)", c.Name, n.Name, c.NotAfter.UTC().Format(time.RFC3339)))
@@ -107,12 +109,12 @@ func Verify(before, after *inventory.ClusterReport, res *Result, now time.Time) 
 	}
 	if b, a := before.KubeconfigCertificate, after.KubeconfigCertificate; a == nil {
 		v.Problems = append(v.Problems, "the kubeconfig secret's client certificate could not be read")
-	} else if a.NotAfter != nil {
+	} else if !a.NotAfter.IsZero() {
 		s := row(a.Name)
-		if b != nil && b.NotAfter != nil {
-			s.before = *b.NotAfter
+		if b != nil && !b.NotAfter.IsZero() {
+			s.before = b.NotAfter
 		}
-		s.after = *a.NotAfter
+		s.after = a.NotAfter
 		if !valid(*a) {
 			v.Problems = append(v.Problems, fmt.Sprintf("the client certificate of secret %s is still expired", a.Name))
 		}

@@ -11,7 +11,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/supervisor"
 	"github.com/tkgcert/tkgcert/internal/trust"
 )
 
@@ -81,9 +83,8 @@ func CheckTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now time.
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 10, 4, 3, ' ', 0)
 		fmt.Fprintln(tw, "SUPERVISOR SECRET\tCERTIFICATE\tEXPIRES\tRESIDUAL TIME")
-		secretOf := map[string]string{"ca": "-ca", "etcd-ca": "-etcd", "front-proxy-ca": "-proxy"}
 		for _, c := range cl.CertificateAuthorities {
-			fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", cl.Name, secretOf[c.Name], c.Name, date(c), residual(c, now))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", names.SecretName(cl.Name, c.Name), c.Name, date(c), residual(c, now))
 		}
 		if k := cl.KubeconfigCertificate; k != nil {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, "client (admin kubeconfig)", date(*k), residual(*k, now))
@@ -95,9 +96,9 @@ func CheckTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now time.
 		for _, n := range cl.Nodes {
 			fmt.Fprintf(w, "\n--- Node %s (%s, %s)\n", n.Name, n.Address, n.Role)
 			switch {
-			case n.Expiration != nil && len(n.Expiration.Certificates) > 0:
+			case len(n.Certificates) > 0:
 				fmt.Fprintln(w)
-				if err := certs.WriteText(w, n.Expiration, now); err != nil {
+				if err := certs.WriteText(w, n.Expiration(), now); err != nil {
 					return err
 				}
 			case len(n.CertificateAuthorities) > 0:
@@ -160,15 +161,15 @@ func Summary(w io.Writer, v inventory.Verdict, s Style) error {
 	return err
 }
 
-func date(c inventory.Certificate) string {
-	if c.NotAfter == nil {
+func date(c certs.Info) string {
+	if c.NotAfter.IsZero() {
 		return "-"
 	}
 	return c.NotAfter.UTC().Format(certs.DateLayout)
 }
 
-func residual(c inventory.Certificate, now time.Time) string {
-	if c.NotAfter == nil {
+func residual(c certs.Info, now time.Time) string {
+	if c.NotAfter.IsZero() {
 		return "-"
 	}
 	return certs.ResidualTime(c.NotAfter.Sub(now))
@@ -191,7 +192,27 @@ func SupervisorTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now 
 		fmt.Fprintf(w, "VMCA root (--vmca-root): %s, expires %s (%s)\n", c.Subject, date(c), residual(c, now))
 	}
 	fmt.Fprintln(w)
-	status := map[*inventory.EndpointReport]inventory.Status{}
+	if err := endpointTable(w, sup, v, now, s); err != nil {
+		return err
+	}
+	for _, e := range sup.Errors {
+		fmt.Fprintf(w, "error: %s\n", e)
+	}
+	for _, ep := range sup.Endpoints {
+		for _, e := range ep.Errors {
+			fmt.Fprintf(w, "error: %s\n", e)
+		}
+	}
+	notIssuedAsExpected(w, sup)
+	toRenew(w, v, s)
+	_, err := fmt.Fprintf(w, "\n%s\n", v.Summary())
+	return err
+}
+
+// endpointTable writes one row per endpoint, with the status its finding
+// got (ERROR for an endpoint that could not be read).
+func endpointTable(w io.Writer, sup *supervisor.Report, v inventory.Verdict, now time.Time, s Style) error {
+	status := map[*supervisor.Endpoint]inventory.Status{}
 	for _, f := range v.Findings {
 		if f.Endpoint != nil {
 			status[f.Endpoint] = f.Status
@@ -213,17 +234,12 @@ func SupervisorTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now 
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ep.Name, ep.Role, ep.Where(), ep.Service,
 			date(c), residual(c, now), domain, ca, chain, sans(ep), s.status(status[ep]))
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	for _, e := range sup.Errors {
-		fmt.Fprintf(w, "error: %s\n", e)
-	}
-	for _, ep := range sup.Endpoints {
-		for _, e := range ep.Errors {
-			fmt.Fprintf(w, "error: %s\n", e)
-		}
-	}
+	return tw.Flush()
+}
+
+// notIssuedAsExpected lists the certificates outside both trust domains and
+// the chains that do not verify.
+func notIssuedAsExpected(w io.Writer, sup *supervisor.Report) {
 	var notes []string
 	for _, ep := range sup.Endpoints {
 		t := ep.Trust
@@ -241,6 +257,11 @@ func SupervisorTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now 
 			fmt.Fprintln(w, n)
 		}
 	}
+}
+
+// toRenew lists the endpoints' certificates that are not OK, soonest
+// first, with how each is renewed.
+func toRenew(w io.Writer, v inventory.Verdict, s Style) {
 	var todo []inventory.Finding
 	for _, f := range v.Findings {
 		if f.Status != inventory.StatusOK && f.Endpoint != nil {
@@ -254,8 +275,6 @@ func SupervisorTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now 
 				s.status(f.Status), certs.ResidualTime(f.Residual()), f.Endpoint.Rotation)
 		}
 	}
-	_, err := fmt.Fprintf(w, "\n%s\n", v.Summary())
-	return err
 }
 
 // shortCA names the issuer in a table cell.
@@ -278,7 +297,7 @@ func shortChain(status string) string {
 	return head
 }
 
-func sans(ep *inventory.EndpointReport) string {
+func sans(ep *supervisor.Endpoint) string {
 	all := append(append([]string(nil), ep.DNSNames...), ep.IPAddresses...)
 	if len(all) == 0 {
 		return "-"

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tkgcert/tkgcert/internal/capi"
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/inventory"
 	"github.com/tkgcert/tkgcert/internal/remote"
@@ -313,7 +314,7 @@ func (r *Rotation) Conclude(ctx context.Context, ns, name string, base Baseline)
 			old[n] = true
 		}
 		for _, n := range after.Nodes {
-			if n.Role == "worker" && old[n.Name] {
+			if n.Role == names.RoleWorker && old[n.Name] {
 				v.Problems = append(v.Problems, fmt.Sprintf("worker node %s was not replaced", n.Name))
 			}
 		}

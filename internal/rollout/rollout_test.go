@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tkgcert/tkgcert/internal/capi"
+	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/inventory"
 )
@@ -33,20 +34,19 @@ func TestPatchPerVersion(t *testing.T) {
 	}
 }
 
-func at(d time.Duration) *time.Time {
-	t := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Add(d)
-	return &t
+func at(d time.Duration) time.Time {
+	return time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Add(d)
 }
 
 func TestVerify(t *testing.T) {
-	ca := []inventory.Certificate{{Name: "ca", NotAfter: at(3650 * 24 * time.Hour), SerialNumber: "01"}}
+	ca := []certs.Info{{Name: "ca", NotAfter: at(3650 * 24 * time.Hour), SerialNumber: "01"}}
 	yes := true
 	before := &inventory.ClusterReport{CertificateAuthorities: ca, Nodes: []inventory.NodeReport{
-		{Name: "cp-old", Role: "control-plane", Certificates: []inventory.Certificate{{Name: "apiserver", NotAfter: at(0)}, {Name: "super-admin.conf", NotAfter: at(0)}}},
+		{Name: "cp-old", Role: "control-plane", Certificates: []certs.Info{{Name: "apiserver", NotAfter: at(0)}, {Name: "super-admin.conf", NotAfter: at(0)}}},
 		{Name: "w", Role: "worker"},
 	}}
 	good := &inventory.ClusterReport{CertificateAuthorities: ca, Nodes: []inventory.NodeReport{
-		{Name: "cp-new", Role: "control-plane", Certificates: []inventory.Certificate{{Name: "apiserver", NotAfter: at(time.Hour)}},
+		{Name: "cp-new", Role: "control-plane", Certificates: []certs.Info{{Name: "apiserver", NotAfter: at(time.Hour)}},
 			Kubelet: &inventory.KubeletReport{RotateCertificates: &yes}},
 		{Name: "w", Role: "worker", Kubelet: &inventory.KubeletReport{}},
 	}}
@@ -60,8 +60,8 @@ func TestVerify(t *testing.T) {
 
 	// Not replaced, not later, CA changed: each is a problem.
 	bad := &inventory.ClusterReport{
-		CertificateAuthorities: []inventory.Certificate{{Name: "ca", NotAfter: at(3650 * 24 * time.Hour), SerialNumber: "02"}},
-		Nodes:                  []inventory.NodeReport{{Name: "cp-old", Role: "control-plane", Certificates: []inventory.Certificate{{Name: "apiserver", NotAfter: at(0)}}}},
+		CertificateAuthorities: []certs.Info{{Name: "ca", NotAfter: at(3650 * 24 * time.Hour), SerialNumber: "02"}},
+		Nodes:                  []inventory.NodeReport{{Name: "cp-old", Role: "control-plane", Certificates: []certs.Info{{Name: "apiserver", NotAfter: at(0)}}}},
 	}
 	v = Verify(before, bad)
 	got := strings.Join(v.Problems, "\n")

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/inventory"
 )
@@ -84,7 +85,7 @@ func BaselineOf(before *inventory.ClusterReport, cl *fleet.Cluster, after time.T
 		if !old(n.Name) {
 			continue
 		}
-		if n.Role != "control-plane" {
+		if n.Role != names.RoleControlPlane {
 			b.Workers = append(b.Workers, n.Name)
 			if n.Address != "" {
 				b.WorkerAddresses = append(b.WorkerAddresses, n.Address)
@@ -96,14 +97,14 @@ func BaselineOf(before *inventory.ClusterReport, cl *fleet.Cluster, after time.T
 			b.Addresses = append(b.Addresses, n.Address)
 		}
 		for _, c := range n.Certificates {
-			if c.NotAfter != nil && c.NotAfter.After(b.Leaves[c.Name]) {
+			if !c.NotAfter.IsZero() && c.NotAfter.After(b.Leaves[c.Name]) {
 				b.Leaves[c.Name] = c.NotAfter.UTC()
 			}
 		}
 	}
 	for _, c := range before.CertificateAuthorities {
 		id := AuthorityID{SerialNumber: c.SerialNumber}
-		if c.NotAfter != nil {
+		if !c.NotAfter.IsZero() {
 			id.NotAfter = c.NotAfter.UTC()
 		}
 		b.Authorities[c.Name] = id
@@ -128,27 +129,27 @@ func VerifyBaseline(base Baseline, after *inventory.ClusterReport) Verification 
 		if len(n.Errors) > 0 {
 			v.Problems = append(v.Problems, fmt.Sprintf("node %s could not be verified: %v", n.Name, n.Errors))
 		}
-		if n.Role == "control-plane" && beforeNodes[n.Name] {
+		if n.Role == names.RoleControlPlane && beforeNodes[n.Name] {
 			v.Problems = append(v.Problems, fmt.Sprintf("control-plane node %s was not replaced", n.Name))
 		}
 	}
 	earliest := map[string]time.Time{}
 	for _, n := range after.Nodes {
 		for _, c := range n.Certificates {
-			if n.Role != "control-plane" || c.NotAfter == nil {
+			if n.Role != names.RoleControlPlane || c.NotAfter.IsZero() {
 				continue
 			}
 			if e, ok := earliest[c.Name]; !ok || c.NotAfter.Before(e) {
-				earliest[c.Name] = *c.NotAfter
+				earliest[c.Name] = c.NotAfter
 			}
 		}
 	}
-	var names []string
+	var leaves []string
 	for name := range base.Leaves {
-		names = append(names, name)
+		leaves = append(leaves, name)
 	}
-	sort.Strings(names)
-	for _, name := range names {
+	sort.Strings(leaves)
+	for _, name := range leaves {
 		if _, ok := earliest[name]; !ok {
 			// Present before, on no new node: super-admin.conf, which kubeadm
 			// init writes and kubeadm join (every replacement machine) does not.
@@ -164,7 +165,7 @@ func VerifyBaseline(base Baseline, after *inventory.ClusterReport) Verification 
 	}
 	for _, c := range after.CertificateAuthorities {
 		b, ok := base.Authorities[c.Name]
-		if !ok || b.SerialNumber != c.SerialNumber || b.NotAfter.IsZero() || c.NotAfter == nil || !b.NotAfter.Equal(*c.NotAfter) {
+		if !ok || b.SerialNumber != c.SerialNumber || b.NotAfter.IsZero() || c.NotAfter.IsZero() || !b.NotAfter.Equal(c.NotAfter) {
 			v.Problems = append(v.Problems, fmt.Sprintf("CA %s changed", c.Name))
 		}
 	}
@@ -175,7 +176,7 @@ func VerifyBaseline(base Baseline, after *inventory.ClusterReport) Verification 
 		case k.RotateCertificates == nil || !*k.RotateCertificates:
 			v.Warnings = append(v.Warnings, fmt.Sprintf("node %s: the kubelet does not rotate its certificates (rotateCertificates is not true): roll its machine or fix /var/lib/kubelet/config.yaml", n.Name))
 		case k.ClientCertificate != nil && time.Duration(k.ClientCertificate.ResidualSeconds)*time.Second < KubeletWarnWithin:
-			v.Warnings = append(v.Warnings, fmt.Sprintf("node %s: the kubelet's client certificate expires %s", n.Name, date(*k.ClientCertificate.NotAfter)))
+			v.Warnings = append(v.Warnings, fmt.Sprintf("node %s: the kubelet's client certificate expires %s", n.Name, date(k.ClientCertificate.NotAfter)))
 		}
 	}
 	return v
@@ -185,7 +186,7 @@ func VerifyBaseline(base Baseline, after *inventory.ClusterReport) Verification 
 // still authenticates against the workload API.
 func KubeconfigWorks(ctx context.Context, c client.Client, namespace, cluster string) error {
 	sec := &corev1.Secret{}
-	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: cluster + "-kubeconfig"}, sec); err != nil {
+	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: cluster + names.KubeconfigSecretSuffix}, sec); err != nil {
 		return err
 	}
 	cfg, err := clientcmd.RESTConfigFromKubeConfig(sec.Data["value"])

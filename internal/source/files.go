@@ -7,9 +7,11 @@ import (
 	"strings"
 	"testing/fstest"
 
+	"k8s.io/client-go/util/cert"
 	"sigs.k8s.io/yaml"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 )
 
 // bundleScript prints a node's certificate-bearing files, each after a
@@ -107,11 +109,11 @@ func kubeletFromFiles(fsys fstest.MapFS) (*Kubelet, []string) {
 		errs = append(errs, "/var/lib/kubelet/config.yaml not found")
 	}
 	if f, ok := fsys["var/lib/kubelet/pki/kubelet-client-current.pem"]; ok {
-		cs, err := certs.ParseCertificatesPEM(f.Data)
+		cs, err := cert.ParseCertsPEM(f.Data)
 		if err != nil || len(cs) == 0 {
 			errs = append(errs, fmt.Sprintf("parsing /var/lib/kubelet/pki/kubelet-client-current.pem: %v", err))
 		} else {
-			c := certs.NewCertificate("kubelet-client", "ca", cs[0])
+			c := certs.NewInfo("kubelet-client", names.CA, cs[0])
 			k.ClientCertificate = &c
 		}
 	} else {
@@ -128,12 +130,12 @@ func workerCatalogue(fsys fstest.MapFS) (*certs.Expiration, []string) {
 	if !ok {
 		return e, []string{"/etc/kubernetes/pki/ca.crt not found"}
 	}
-	cs, err := certs.ParseCertificatesPEM(f.Data)
+	cs, err := cert.ParseCertsPEM(f.Data)
 	if err != nil || len(cs) == 0 {
 		return e, []string{fmt.Sprintf("parsing /etc/kubernetes/pki/ca.crt: %v", err)}
 	}
-	a := certs.NewAuthority("ca", cs[0])
+	a := certs.NewAuthority(names.CA, cs[0])
 	a.ExternallyManaged = true // no ca.key on a worker
-	e.Authorities = []certs.Authority{a}
+	e.Authorities = []certs.Info{a}
 	return e, nil
 }

@@ -8,34 +8,26 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/client-go/util/cert"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 )
 
-// Secret names, as Cluster API and TKG keep them for cluster NAME.
-const (
-	CASecretSuffix         = "-ca"
-	EtcdCASecretSuffix     = "-etcd"
-	ProxyCASecretSuffix    = "-proxy"
-	KubeconfigSecretSuffix = "-kubeconfig"
-	SSHSecretSuffix        = "-ssh"
-	SSHPrivateKeyKey       = "ssh-privatekey"
-)
-
-// caSecrets maps kubeadm's CA names to their secret suffixes.
-var caSecrets = []struct{ name, suffix string }{
-	{"ca", CASecretSuffix}, {"etcd-ca", EtcdCASecretSuffix}, {"front-proxy-ca", ProxyCASecretSuffix},
-}
+// SSHPrivateKeyKey is the key of the SSH private key in TKG's <cluster>-ssh
+// secret (the secrets' names are package names').
+const SSHPrivateKeyKey = "ssh-privatekey"
 
 // ManagementCertificates are the cluster's certificates the Supervisor holds.
 type ManagementCertificates struct {
-	// Authorities are the cluster's CAs by kubeadm name.
-	Authorities map[string]*Authority
+	// Authorities are the cluster's CAs that could be read, in kubeadm's
+	// order, located in their secrets.
+	Authorities []certs.Info
+	// CACertificates are the same CAs' certificates by kubeadm name.
+	CACertificates map[string]*x509.Certificate
 	// Kubeconfig is the client certificate of <cluster>-kubeconfig.
-	Kubeconfig *certs.Certificate
+	Kubeconfig *certs.Info
 	// Errors are per-secret problems.
 	Errors []string
 }
@@ -43,78 +35,50 @@ type ManagementCertificates struct {
 // ReadManagementCertificates reads the cluster's CA secrets and kubeconfig
 // secret. Only certificates are kept; the secrets' keys are dropped at once.
 func ReadManagementCertificates(ctx context.Context, c client.Client, namespace, cluster string) ManagementCertificates {
-	m := ManagementCertificates{Authorities: map[string]*Authority{}}
-	for _, s := range caSecrets {
-		name := cluster + s.suffix
+	m := ManagementCertificates{CACertificates: map[string]*x509.Certificate{}}
+	for _, s := range names.Authorities() {
+		name := cluster + s.SecretSuffix
 		sec, err := getSecret(ctx, c, namespace, name)
 		if err != nil {
 			m.Errors = append(m.Errors, err.Error())
 			continue
 		}
-		cs, err := certs.ParseCertificatesPEM(sec.Data[corev1.TLSCertKey])
+		cs, err := cert.ParseCertsPEM(sec.Data[corev1.TLSCertKey])
 		if err != nil || len(cs) == 0 {
 			m.Errors = append(m.Errors, fmt.Sprintf("secret %s/%s: %s is not a PEM certificate: %v", namespace, name, corev1.TLSCertKey, err))
 			continue
 		}
-		m.Authorities[s.name] = &Authority{Name: s.name, Cert: certs.NewAuthority(s.name, cs[0]), cert: cs[0]}
+		a := certs.NewAuthority(s.Name, cs[0])
+		a.Location = certs.Location{Kind: certs.SupervisorSecret, Namespace: namespace, Cluster: cluster, Secret: name}
+		m.Authorities = append(m.Authorities, a)
+		m.CACertificates[s.Name] = cs[0]
 	}
-	name := cluster + KubeconfigSecretSuffix
+	name := cluster + names.KubeconfigSecretSuffix
 	sec, err := getSecret(ctx, c, namespace, name)
 	if err != nil {
 		m.Errors = append(m.Errors, err.Error())
 		return m
 	}
-	cert, err := KubeconfigClientCert(sec.Data["value"])
+	kcCert, err := certs.KubeconfigClientCert(sec.Data["value"])
 	if err != nil {
 		m.Errors = append(m.Errors, fmt.Sprintf("secret %s/%s: %v", namespace, name, err))
 		return m
 	}
-	kc := certs.NewCertificate(name, "ca", cert)
+	kc := certs.NewInfo(name, names.CA, kcCert)
+	kc.Location = certs.Location{Kind: certs.SupervisorSecret, Namespace: namespace, Cluster: cluster, Secret: name}
 	m.Kubeconfig = &kc
 	return m
 }
 
-// KubeconfigUser returns a parsed kubeconfig and the user of its current
-// context, which must embed a client certificate.
-func KubeconfigUser(data []byte) (*clientcmdapi.Config, string, *clientcmdapi.AuthInfo, error) {
-	cfg, err := clientcmd.Load(data)
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("not a kubeconfig: %w", err)
-	}
-	ctx, ok := cfg.Contexts[cfg.CurrentContext]
-	if !ok {
-		return nil, "", nil, fmt.Errorf("kubeconfig has no current context")
-	}
-	auth, ok := cfg.AuthInfos[ctx.AuthInfo]
-	if !ok || len(auth.ClientCertificateData) == 0 {
-		return nil, "", nil, fmt.Errorf("kubeconfig user %q has no embedded client certificate", ctx.AuthInfo)
-	}
-	return cfg, ctx.AuthInfo, auth, nil
-}
-
-// KubeconfigClientCert returns the client certificate of a kubeconfig's
-// current context.
-func KubeconfigClientCert(data []byte) (*x509.Certificate, error) {
-	_, _, auth, err := KubeconfigUser(data)
-	if err != nil {
-		return nil, err
-	}
-	cs, err := certs.ParseCertificatesPEM(auth.ClientCertificateData)
-	if err != nil || len(cs) == 0 {
-		return nil, fmt.Errorf("kubeconfig client certificate is not PEM: %v", err)
-	}
-	return cs[0], nil
-}
-
 // SSHKey reads the cluster's SSH private key from <cluster>-ssh.
 func SSHKey(ctx context.Context, c client.Client, namespace, cluster string) ([]byte, error) {
-	sec, err := getSecret(ctx, c, namespace, cluster+SSHSecretSuffix)
+	sec, err := getSecret(ctx, c, namespace, cluster+names.SSHSecretSuffix)
 	if err != nil {
 		return nil, err
 	}
 	key := sec.Data[SSHPrivateKeyKey]
 	if len(key) == 0 {
-		return nil, fmt.Errorf("secret %s/%s%s has no %s", namespace, cluster, SSHSecretSuffix, SSHPrivateKeyKey)
+		return nil, fmt.Errorf("secret %s/%s%s has no %s", namespace, cluster, names.SSHSecretSuffix, SSHPrivateKeyKey)
 	}
 	return key, nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/remote"
 )
 
@@ -43,20 +44,15 @@ type Node struct {
 	ControlPlane bool
 }
 
-// Role is "control-plane" or "worker".
-func (n Node) Role() string {
-	if n.ControlPlane {
-		return "control-plane"
-	}
-	return "worker"
-}
+// Role is names.RoleControlPlane or names.RoleWorker.
+func (n Node) Role() string { return names.Role(n.ControlPlane) }
 
 // Kubelet is what a node says about its kubelet's certificates.
 type Kubelet struct {
 	// RotateCertificates is the kubelet config's setting (nil: unknown).
 	RotateCertificates *bool
 	// ClientCertificate is kubelet-client-current.pem (nil: not read).
-	ClientCertificate *certs.Certificate
+	ClientCertificate *certs.Info
 }
 
 // Result is what a source read from one node.
@@ -73,16 +69,9 @@ type Result struct {
 type ClusterAccess struct {
 	// Dialer opens SSH connections with the cluster's key (SSH and kubeadm sources).
 	Dialer *remote.Dialer
-	// CAs are the cluster's CAs from the Supervisor, to attribute
-	// certificates read over TLS.
-	CAs map[string]*Authority
-}
-
-// Authority is a CA certificate with its kubeadm name.
-type Authority struct {
-	Name string
-	Cert certs.Authority
-	cert *x509.Certificate
+	// CAs are the cluster's CA certificates from the Supervisor by kubeadm
+	// name, to attribute certificates read over TLS.
+	CAs map[string]*x509.Certificate
 }
 
 // Reader reads nodes.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/crypto/ssh"
+	"k8s.io/client-go/util/cert"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/lab/sshd"
@@ -100,7 +101,7 @@ func TestSSHReaderMatchesTheFilesAndCarriesNoKeys(t *testing.T) {
 		t.Fatalf("kubelet: %+v", res.Kubelet)
 	}
 	pemData, _ := os.ReadFile(filepath.Join(root, "var/lib/kubelet/pki/kubelet-client-current.pem"))
-	cs, _ := certs.ParseCertificatesPEM(pemData)
+	cs, _ := cert.ParseCertsPEM(pemData)
 	if !res.Kubelet.ClientCertificate.NotAfter.Equal(cs[0].NotAfter) {
 		t.Errorf("kubelet client certificate %v, file %v", res.Kubelet.ClientCertificate.NotAfter, cs[0].NotAfter)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing/fstest"
 
+	"k8s.io/client-go/util/cert"
+
 	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/remote"
 )
@@ -95,7 +97,7 @@ func NodeCertificates(ctx context.Context, d *remote.Dialer, n Node) (map[string
 		if !strings.HasSuffix(p, ".crt") || bytes.Equal(f.Data, keyPlaceholder) {
 			continue
 		}
-		cs, err := certs.ParseCertificatesPEM(f.Data)
+		cs, err := cert.ParseCertsPEM(f.Data)
 		if err != nil || len(cs) == 0 {
 			return nil, fmt.Errorf("node %s (%s): parsing /%s: no certificate (%v)", n.Name, n.Address, p, err)
 		}

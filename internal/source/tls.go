@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 )
 
 // tlsReader reads the serving certificates the node presents, without SSH.
@@ -50,12 +51,15 @@ func (t tlsReader) Read(ctx context.Context, ca ClusterAccess, n Node) Result {
 	var r Result
 	e := &certs.Expiration{}
 	for _, ep := range eps {
-		cert, err := PeerCertificate(ctx, net.JoinHostPort(n.Address, strconv.Itoa(ep.Port)), timeout)
+		addr := net.JoinHostPort(n.Address, strconv.Itoa(ep.Port))
+		cert, err := PeerCertificate(ctx, addr, timeout)
 		if err != nil {
 			r.Errors = append(r.Errors, fmt.Sprintf("node %s: %s (port %d): %v", n.Name, ep.Name, ep.Port, err))
 			continue
 		}
-		e.Certificates = append(e.Certificates, certs.NewCertificate(ep.Name, caNameOf(cert, ca.CAs), cert))
+		c := certs.NewInfo(ep.Name, caNameOf(cert, ca.CAs), cert)
+		c.Location = certs.Location{Kind: certs.TLSEndpoint, Node: n.Name, Address: addr}
+		e.Certificates = append(e.Certificates, c)
 	}
 	r.Expiration = e
 	return r
@@ -94,13 +98,13 @@ func PeerChain(ctx context.Context, addr string, timeout time.Duration) ([]*x509
 }
 
 // caNameOf names the cluster CA that signed c, or "" (self-signed or other).
-func caNameOf(c *x509.Certificate, cas map[string]*Authority) string {
-	for _, name := range []string{"ca", "etcd-ca", "front-proxy-ca"} {
+func caNameOf(c *x509.Certificate, cas map[string]*x509.Certificate) string {
+	for _, name := range names.AuthorityNames() {
 		a := cas[name]
-		if a == nil || a.cert == nil {
+		if a == nil {
 			continue
 		}
-		if c.CheckSignatureFrom(a.cert) == nil {
+		if c.CheckSignatureFrom(a) == nil {
 			return name
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tkgcert/tkgcert/internal/inventory"
 	"github.com/tkgcert/tkgcert/internal/lab"
+	"github.com/tkgcert/tkgcert/internal/supervisor"
 	"github.com/tkgcert/tkgcert/internal/trust"
 )
 
@@ -28,7 +29,7 @@ func supervisorJSON(t *testing.T, kubeconfig string, args ...string) (*inventory
 	return &r, errOut, code
 }
 
-func endpointAt(r *inventory.Report, addr string) *inventory.EndpointReport {
+func endpointAt(r *inventory.Report, addr string) *supervisor.Endpoint {
 	for i := range r.Supervisor.Endpoints {
 		if r.Supervisor.Endpoints[i].Address == addr {
 			return &r.Supervisor.Endpoints[i]
@@ -141,9 +142,9 @@ func TestSupervisorCheck(t *testing.T) {
 	}
 
 	// The Supervisor's own API endpoint, from the kubeconfig: its Kubernetes CA.
-	var api *inventory.EndpointReport
+	var api *supervisor.Endpoint
 	for i, ep := range r.Supervisor.Endpoints {
-		if ep.Role == inventory.RoleSupervisorAPI {
+		if ep.Role == supervisor.RoleSupervisorAPI {
 			api = &r.Supervisor.Endpoints[i]
 		}
 	}
@@ -253,7 +254,7 @@ func TestSupervisorCheck(t *testing.T) {
 			delete(want, ep.File)
 			out := sh.run(fmt.Sprintf("ssh -o StrictHostKeyChecking=no -i %s -q root@%s sudo openssl x509 -enddate -noout -in %s", key, ip, ep.File))
 			end, err := time.Parse("Jan _2 15:04:05 2006 MST", strings.TrimPrefix(strings.TrimSpace(out), "notAfter="))
-			if err != nil || !end.Equal(*ep.Certificate.NotAfter) {
+			if err != nil || !end.Equal(ep.Certificate.NotAfter) {
 				t.Errorf("%s %s: NotAfter %s, openssl on the node reads %q", id, ep.File, ep.Certificate.NotAfter, out)
 			}
 		}

@@ -1,9 +1,13 @@
-package inventory
+// Package supervisor reads the certificates of the vCenter trust domain and
+// the Supervisor's own: every serving endpoint (vCenter, the Supervisor API,
+// its control-plane VMs, the ESXi hosts, endpoints given by flag) over TLS,
+// and optionally the control-plane VMs' certificate files over SSH, each
+// attributed to its trust domain with package trust. It changes nothing.
+package supervisor
 
 import (
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"net/url"
@@ -19,25 +23,30 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/cert"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/remote"
 	"github.com/tkgcert/tkgcert/internal/source"
 	"github.com/tkgcert/tkgcert/internal/trust"
 )
 
-// SupervisorReport is the vCenter trust domain and the Supervisor's own
-// certificates: every serving endpoint read over TLS, attributed to its
-// trust domain. It is the supervisor section of a Report.
-type SupervisorReport struct {
+// DefaultParallel bounds concurrent handshakes.
+const DefaultParallel = 32
+
+// Report is the vCenter trust domain and the Supervisor's own certificates:
+// every serving endpoint read over TLS, attributed to its trust domain. It
+// is the supervisor section of an inventory report.
+type Report struct {
 	// Server is the Supervisor API's URL from the kubeconfig ("" when not
 	// discovering).
 	Server string `json:"server,omitempty"`
 	// VMCARoots are the roots given with --vmca-root.
-	VMCARoots []Certificate `json:"vmcaRoots,omitempty"`
+	VMCARoots []certs.Info `json:"vmcaRoots,omitempty"`
 	// Endpoints are every endpoint read, in the order vCenter, Supervisor
 	// API, Supervisor control plane, ESXi hosts, endpoints given by flag.
-	Endpoints []EndpointReport `json:"endpoints"`
+	Endpoints []Endpoint `json:"endpoints"`
 	// Warnings are limits of the classification (an anchor that could not be
 	// read); they do not change the exit code.
 	Warnings []string `json:"warnings,omitempty"`
@@ -55,8 +64,9 @@ const (
 	RoleEndpoint               = "endpoint"
 )
 
-// EndpointReport is one TLS endpoint and the certificate it serves.
-type EndpointReport struct {
+// Endpoint is one TLS endpoint (or certificate file) and the certificate it
+// serves.
+type Endpoint struct {
 	// Name is the Node's name, the vCenter host, or the address given.
 	Name string `json:"name"`
 	// Role is vcenter, supervisor-api, supervisor-control-plane, esxi, node or endpoint.
@@ -71,7 +81,7 @@ type EndpointReport struct {
 	// ssh for files on a Supervisor control-plane node.
 	DiscoveredFrom string `json:"discoveredFrom"`
 	// Certificate is the leaf presented (nil when the endpoint could not be read).
-	Certificate *Certificate `json:"certificate,omitempty"`
+	Certificate *certs.Info `json:"certificate,omitempty"`
 	// DNSNames and IPAddresses are the leaf's subject alternative names.
 	DNSNames    []string `json:"dnsNames,omitempty"`
 	IPAddresses []string `json:"ipAddresses,omitempty"`
@@ -87,8 +97,8 @@ type EndpointReport struct {
 	Errors   []string `json:"errors,omitempty"`
 }
 
-// SupervisorOptions configures RunSupervisor.
-type SupervisorOptions struct {
+// Options configures Run.
+type Options struct {
 	// Discover endpoints from the Supervisor: its API endpoint and its Node
 	// objects (control-plane VMs, ESXi hosts). Needs Config.
 	Discover bool
@@ -115,7 +125,7 @@ type SupervisorOptions struct {
 }
 
 // Where names the endpoint in messages: host:port, or host:/path for a file.
-func (ep EndpointReport) Where() string {
+func (ep Endpoint) Where() string {
 	if ep.File != "" {
 		return ep.Address + ":" + ep.File
 	}
@@ -137,14 +147,15 @@ const (
 	labelRole         = "kubernetes.io/role"
 )
 
-// RunSupervisor reads every endpoint of the vCenter trust domain and the
+// Run reads every endpoint of the vCenter trust domain and the
 // Supervisor's own, and attributes each certificate to its trust domain.
 // cfg may be nil when nothing is discovered (only --vcenter and --endpoint).
 // The error is for a setup that leaves nothing to read; per-endpoint
 // problems are recorded in the report, and never hide the other endpoints.
-// Evaluate grades the result with the same thresholds and exit codes as
-// `tkgcert check`; the controller exports the same findings as metrics.
-func RunSupervisor(ctx context.Context, cfg *rest.Config, o SupervisorOptions) (*Report, error) {
+// inventory.Evaluate grades the result with the same thresholds and exit
+// codes as `tkgcert check`; the controller exports the same certificates
+// as metrics.
+func Run(ctx context.Context, cfg *rest.Config, o Options) (*Report, error) {
 	if o.Parallel <= 0 {
 		o.Parallel = DefaultParallel
 	}
@@ -161,60 +172,96 @@ func RunSupervisor(ctx context.Context, cfg *rest.Config, o SupervisorOptions) (
 		return nil, fmt.Errorf("reading the Supervisor control-plane nodes over SSH needs their Node objects: do not combine --ssh-key with --no-discover")
 	}
 	now := o.Now()
-	sup := &SupervisorReport{Endpoints: []EndpointReport{}}
-	anchors := trust.Anchors{VMCARoots: o.VMCARoots, SystemRoots: o.SystemRoots}
+	sup := &Report{Endpoints: []Endpoint{}}
 	for _, r := range o.VMCARoots {
-		sup.VMCARoots = append(sup.VMCARoots, certificateOf("vmca-root", r, now))
+		c := infoOf("vmca-root", r, now)
+		c.Location = certs.Location{Kind: certs.VMCARoot}
+		sup.VMCARoots = append(sup.VMCARoots, c)
 	}
-	var targets []EndpointReport
+	targets, cpNodes, anchors, err := discover(ctx, cfg, o, sup)
+	if err != nil {
+		return nil, err
+	}
+	files, err := readAll(ctx, targets, cpNodes, anchors, o, now)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		targets = append(targets, f...)
+	}
+	sup.Endpoints = targets
+	return sup, nil
+}
+
+// discover lists the endpoints to read (by flag and, with o.Discover, from
+// the Supervisor), the Supervisor control-plane nodes whose files may be
+// read over SSH, and the anchors to attribute certificates with.
+func discover(ctx context.Context, cfg *rest.Config, o Options, sup *Report) ([]Endpoint, []source.Node, trust.Anchors, error) {
+	anchors := trust.Anchors{VMCARoots: o.VMCARoots, SystemRoots: o.SystemRoots}
+	var targets []Endpoint
 	var cpNodes []source.Node
 	for _, v := range o.VCenters {
 		addr, err := withDefaultPort(v, 443)
 		if err != nil {
-			return nil, fmt.Errorf("--vcenter %q: %w", v, err)
+			return nil, nil, anchors, fmt.Errorf("--vcenter %q: %w", v, err)
 		}
 		host, _, _ := net.SplitHostPort(addr)
-		targets = append(targets, EndpointReport{Name: host, Role: RoleVCenter, Address: addr, Service: "vcenter-https", DiscoveredFrom: "--vcenter"})
+		targets = append(targets, Endpoint{Name: host, Role: RoleVCenter, Address: addr, Service: "vcenter-https", DiscoveredFrom: "--vcenter"})
 	}
 	if cfg != nil {
 		anchors.SupervisorCAs = kubeconfigCAs(cfg, sup)
 	}
 	if o.Discover {
-		cs, err := kubernetes.NewForConfig(cfg)
+		found, nodes, err := discoverFromSupervisor(ctx, cfg, sup, &anchors)
 		if err != nil {
-			return nil, err
+			return nil, nil, anchors, err
 		}
-		u, err := url.Parse(cfg.Host)
-		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("the kubeconfig's server %q is not a URL", cfg.Host)
-		}
-		sup.Server = cfg.Host
-		apiAddr, err := withDefaultPort(u.Host, 443)
-		if err != nil {
-			return nil, err
-		}
-		targets = append(targets, EndpointReport{Name: u.Hostname(), Role: RoleSupervisorAPI, Address: apiAddr, Service: "kube-apiserver", DiscoveredFrom: "kubeconfig"})
-		anchors.SupervisorCAs = append(anchors.SupervisorCAs, rootCAConfigMap(ctx, cs, sup)...)
-		anchors.Clusters = clusterCAs(ctx, cs, sup)
-		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		if err != nil {
-			sup.Errors = append(sup.Errors, fmt.Sprintf("listing the Supervisor's Node objects: %v (name the endpoints with --endpoint and --vcenter, or use an account that may list nodes)", err))
-		} else {
-			targets = append(targets, nodeTargets(nodes.Items, sup)...)
-			cpNodes = controlPlaneNodes(nodes.Items)
-		}
+		targets, cpNodes = append(targets, found...), nodes
 	}
 	for _, e := range o.Endpoints {
 		if _, _, err := net.SplitHostPort(e); err != nil {
-			return nil, fmt.Errorf("--endpoint %q: want HOST:PORT", e)
+			return nil, nil, anchors, fmt.Errorf("--endpoint %q: want HOST:PORT", e)
 		}
-		targets = append(targets, EndpointReport{Name: e, Role: RoleEndpoint, Address: e, Service: "tls", DiscoveredFrom: "--endpoint"})
+		targets = append(targets, Endpoint{Name: e, Role: RoleEndpoint, Address: e, Service: "tls", DiscoveredFrom: "--endpoint"})
 	}
 	targets = dedupTargets(targets)
 	if len(targets) == 0 {
-		return nil, fmt.Errorf("no endpoint to read: discover them from the Supervisor, or name them with --vcenter HOST and --endpoint HOST:PORT")
+		return nil, nil, anchors, fmt.Errorf("no endpoint to read: discover them from the Supervisor, or name them with --vcenter HOST and --endpoint HOST:PORT")
 	}
+	return targets, cpNodes, anchors, nil
+}
 
+// discoverFromSupervisor adds the Supervisor API, its CAs and the TKG
+// clusters' CAs to anchors, and lists the endpoints of its Node objects.
+func discoverFromSupervisor(ctx context.Context, cfg *rest.Config, sup *Report, anchors *trust.Anchors) ([]Endpoint, []source.Node, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := url.Parse(cfg.Host)
+	if err != nil || u.Host == "" {
+		return nil, nil, fmt.Errorf("the kubeconfig's server %q is not a URL", cfg.Host)
+	}
+	sup.Server = cfg.Host
+	apiAddr, err := withDefaultPort(u.Host, 443)
+	if err != nil {
+		return nil, nil, err
+	}
+	targets := []Endpoint{{Name: u.Hostname(), Role: RoleSupervisorAPI, Address: apiAddr, Service: "kube-apiserver", DiscoveredFrom: "kubeconfig"}}
+	anchors.SupervisorCAs = append(anchors.SupervisorCAs, rootCAConfigMap(ctx, cs, sup)...)
+	anchors.Clusters = clusterCAs(ctx, cs, sup)
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		sup.Errors = append(sup.Errors, fmt.Sprintf("listing the Supervisor's Node objects: %v (name the endpoints with --endpoint and --vcenter, or use an account that may list nodes)", err))
+		return targets, nil, nil
+	}
+	return append(targets, nodeTargets(nodes.Items, sup)...), controlPlaneNodes(nodes.Items), nil
+}
+
+// readAll reads the targets in place over TLS and, with an SSH key, the
+// control-plane nodes' files, at most o.Parallel at a time; it returns the
+// files' rows per node.
+func readAll(ctx context.Context, targets []Endpoint, cpNodes []source.Node, anchors trust.Anchors, o Options, now time.Time) ([][]Endpoint, error) {
 	var dialer *remote.Dialer
 	if len(o.SSHKey) > 0 {
 		var err error
@@ -223,7 +270,7 @@ func RunSupervisor(ctx context.Context, cfg *rest.Config, o SupervisorOptions) (
 		}
 		defer dialer.Close()
 	}
-	files := make([][]EndpointReport, len(cpNodes))
+	files := make([][]Endpoint, len(cpNodes))
 	sem := make(chan struct{}, o.Parallel)
 	var wg sync.WaitGroup
 	for i := range targets {
@@ -247,22 +294,18 @@ func RunSupervisor(ctx context.Context, cfg *rest.Config, o SupervisorOptions) (
 		}
 	}
 	wg.Wait()
-	for _, f := range files {
-		targets = append(targets, f...)
-	}
-	sup.Endpoints = targets
-	return &Report{APIVersion: APIVersion, Kind: Kind, GeneratedAt: now.UTC(), Source: string(source.TLS),
-		Clusters: []ClusterReport{}, Supervisor: sup}, nil
+	return files, nil
 }
 
-func readEndpoint(ctx context.Context, ep *EndpointReport, anchors trust.Anchors, timeout time.Duration, now time.Time) {
+func readEndpoint(ctx context.Context, ep *Endpoint, anchors trust.Anchors, timeout time.Duration, now time.Time) {
 	chain, err := source.PeerChain(ctx, ep.Address, timeout)
 	if err != nil {
 		ep.Errors = append(ep.Errors, fmt.Sprintf("%s %s (%s): reading its certificate over TLS: %v", ep.Role, ep.Name, ep.Address, err))
 		return
 	}
 	leaf := chain[0]
-	c := certificateOf(ep.Service, leaf, now)
+	c := infoOf(ep.Service, leaf, now)
+	c.Location = certs.Location{Kind: certs.TLSEndpoint, Node: ep.Name, Address: ep.Address}
 	ep.Certificate = &c
 	ep.DNSNames = leaf.DNSNames
 	for _, ip := range leaf.IPAddresses {
@@ -276,55 +319,37 @@ func readEndpoint(ctx context.Context, ep *EndpointReport, anchors trust.Anchors
 	ep.Rotation = Rotation(*ep)
 }
 
-// Series is one Supervisor-side certificate as the controller exports it:
-// the labels of tkgcert_certificate_expiry_timestamp_seconds (namespace and
-// cluster are empty for the Supervisor side) and more detail for labels or
-// logs the controller may add.
-type Series struct {
-	// Node is the Node's name, the vCenter's host, or the address given.
-	Node string
-	// Certificate is the service (kube-apiserver, esxi-https, spherelet,
-	// vcenter-https, tls) or, for a file read over SSH, its path.
-	Certificate string
-	// CA is vmca, supervisor-ca, tkg:<namespace>/<cluster> or other.
-	CA string
-	// TrustDomain is vmca, kubernetes or other; Role is EndpointReport's,
-	// Address its Where() (host:port, or host:/path for a file).
-	TrustDomain, Role, Address string
-	NotAfter                   time.Time
+// CertificateLabel names the certificate in metrics: the service
+// (kube-apiserver, esxi-https, spherelet, vcenter-https, tls) or, for a
+// file read over SSH, its path.
+func (ep *Endpoint) CertificateLabel() string {
+	if ep.File != "" {
+		return ep.File
+	}
+	return ep.Service
 }
 
-// Series lists every certificate read, in report order; endpoints that
-// could not be read have none (their errors count in Evaluate).
-func (s *SupervisorReport) Series() []Series {
-	var out []Series
-	for _, ep := range s.Endpoints {
-		if ep.Certificate == nil || ep.Certificate.NotAfter == nil || ep.Trust == nil {
-			continue
-		}
-		cert := ep.Service
-		if ep.File != "" {
-			cert = ep.File
-		}
-		ca := string(ep.Trust.Domain)
-		switch ep.Trust.Method {
-		case trust.BySupervisorCA:
-			ca = "supervisor-ca"
-		case trust.ByClusterCA:
-			ca = "tkg:" + ep.Trust.Namespace + "/" + ep.Trust.Cluster
-		}
-		out = append(out, Series{Node: ep.Name, Certificate: cert, CA: ca, TrustDomain: string(ep.Trust.Domain),
-			Role: ep.Role, Address: ep.Where(), NotAfter: *ep.Certificate.NotAfter})
+// CALabel names the certificate's CA in metrics: vmca, supervisor-ca,
+// tkg:<namespace>/<cluster> or other ("" when it was not classified).
+func (ep *Endpoint) CALabel() string {
+	if ep.Trust == nil {
+		return ""
 	}
-	return out
+	switch ep.Trust.Method {
+	case trust.BySupervisorCA:
+		return "supervisor-ca"
+	case trust.ByClusterCA:
+		return "tkg:" + ep.Trust.Namespace + "/" + ep.Trust.Cluster
+	}
+	return string(ep.Trust.Domain)
 }
 
 // readNodeFiles reads a Supervisor control-plane node's certificate files
 // over SSH; each file is one row, attributed like a served chain.
-func readNodeFiles(ctx context.Context, d *remote.Dialer, n source.Node, anchors trust.Anchors, now time.Time) []EndpointReport {
+func readNodeFiles(ctx context.Context, d *remote.Dialer, n source.Node, anchors trust.Anchors, now time.Time) []Endpoint {
 	byPath, err := source.NodeCertificates(ctx, d, n)
 	if err != nil {
-		return []EndpointReport{{Name: n.Name, Role: RoleSupervisorControlPlane, Address: n.Address, Service: "ssh", DiscoveredFrom: "ssh",
+		return []Endpoint{{Name: n.Name, Role: RoleSupervisorControlPlane, Address: n.Address, Service: "ssh", DiscoveredFrom: "ssh",
 			Errors: []string{fmt.Sprintf("%s %s: reading its certificate files over SSH: %v", RoleSupervisorControlPlane, n.Name, err)}}}
 	}
 	paths := make([]string, 0, len(byPath))
@@ -332,12 +357,13 @@ func readNodeFiles(ctx context.Context, d *remote.Dialer, n source.Node, anchors
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
-	out := make([]EndpointReport, 0, len(paths))
+	out := make([]Endpoint, 0, len(paths))
 	for _, p := range paths {
 		chain := byPath[p]
 		name := strings.TrimSuffix(p[strings.LastIndex(p, "/")+1:], ".crt")
-		c := certificateOf(name, chain[0], now)
-		ep := EndpointReport{Name: n.Name, Role: RoleSupervisorControlPlane, Address: n.Address, File: p, Service: name,
+		c := infoOf(name, chain[0], now)
+		c.Location = certs.Location{Kind: certs.NodeFile, Node: n.Name, Address: n.Address, File: p}
+		ep := Endpoint{Name: n.Name, Role: RoleSupervisorControlPlane, Address: n.Address, File: p, Service: name,
 			DiscoveredFrom: "ssh", Certificate: &c, DNSNames: chain[0].DNSNames, ChainLength: len(chain)}
 		for _, ip := range chain[0].IPAddresses {
 			ep.IPAddresses = append(ep.IPAddresses, ip.String())
@@ -363,18 +389,21 @@ func controlPlaneNodes(nodes []corev1.Node) []source.Node {
 	return out
 }
 
-func certificateOf(name string, c *x509.Certificate, now time.Time) Certificate {
-	out := fromCertificate(certs.NewCertificate(name, "", c), now)
+// infoOf is the Info of a certificate read here: names in the order
+// openssl prints them (trust.NameString), residual time relative to now.
+func infoOf(name string, c *x509.Certificate, now time.Time) certs.Info {
+	out := certs.NewInfo(name, "", c)
 	out.Subject = trust.NameString(&c.Subject)
 	out.Issuer = trust.NameString(&c.Issuer)
+	out.Stamp(now)
 	return out
 }
 
 // nodeTargets turns Supervisor Node objects into endpoints by role:
 // control-plane VMs serve the API on 6443; ESXi hosts (the Nodes of vSphere
 // Pods, role agent) serve HTTPS on 443 and the spherelet on 10250.
-func nodeTargets(nodes []corev1.Node, sup *SupervisorReport) []EndpointReport {
-	var out []EndpointReport
+func nodeTargets(nodes []corev1.Node, sup *Report) []Endpoint {
+	var out []Endpoint
 	for _, n := range nodes {
 		addr := nodeAddress(n)
 		if addr == "" {
@@ -392,7 +421,7 @@ func nodeTargets(nodes []corev1.Node, sup *SupervisorReport) []EndpointReport {
 			role, ports = RoleESXi, esxiPorts
 		}
 		for _, p := range ports {
-			out = append(out, EndpointReport{Name: n.Name, Role: role, Address: net.JoinHostPort(addr, strconv.Itoa(p.Port)),
+			out = append(out, Endpoint{Name: n.Name, Role: role, Address: net.JoinHostPort(addr, strconv.Itoa(p.Port)),
 				Service: p.Name, DiscoveredFrom: "node/" + n.Name})
 		}
 	}
@@ -412,9 +441,9 @@ func nodeAddress(n corev1.Node) string {
 
 // dedupTargets keeps the first of endpoints with the same address (a
 // vCenter or node named again with --endpoint), and orders them by role.
-func dedupTargets(in []EndpointReport) []EndpointReport {
+func dedupTargets(in []Endpoint) []Endpoint {
 	seen := map[string]bool{}
-	var out []EndpointReport
+	var out []Endpoint
 	for _, t := range in {
 		if seen[t.Address] {
 			continue
@@ -450,7 +479,7 @@ func withDefaultPort(hostport string, port int) (string, error) {
 
 // kubeconfigCAs are the certificate authorities the kubeconfig trusts for
 // the Supervisor: its own Kubernetes CA.
-func kubeconfigCAs(cfg *rest.Config, sup *SupervisorReport) []*x509.Certificate {
+func kubeconfigCAs(cfg *rest.Config, sup *Report) []*x509.Certificate {
 	data := cfg.TLSClientConfig.CAData
 	if len(data) == 0 && cfg.TLSClientConfig.CAFile != "" {
 		b, err := os.ReadFile(cfg.TLSClientConfig.CAFile)
@@ -465,7 +494,7 @@ func kubeconfigCAs(cfg *rest.Config, sup *SupervisorReport) []*x509.Certificate 
 
 // rootCAConfigMap reads kube-root-ca.crt, which the Supervisor publishes in
 // every namespace with its Kubernetes CA.
-func rootCAConfigMap(ctx context.Context, cs kubernetes.Interface, sup *SupervisorReport) []*x509.Certificate {
+func rootCAConfigMap(ctx context.Context, cs kubernetes.Interface, sup *Report) []*x509.Certificate {
 	cm, err := cs.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
@@ -479,21 +508,20 @@ func rootCAConfigMap(ctx context.Context, cs kubernetes.Interface, sup *Supervis
 
 // clusterCAs reads the TKG clusters' CAs (<cluster>-ca, -etcd, -proxy) so
 // that a TKG certificate read here is attributed to its cluster.
-func clusterCAs(ctx context.Context, cs kubernetes.Interface, sup *SupervisorReport) []trust.ClusterCA {
+func clusterCAs(ctx context.Context, cs kubernetes.Interface, sup *Report) []trust.ClusterCA {
 	list, err := cs.CoreV1().Secrets(metav1.NamespaceAll).List(ctx, metav1.ListOptions{LabelSelector: "cluster.x-k8s.io/cluster-name"})
 	if err != nil {
 		sup.Warnings = append(sup.Warnings, fmt.Sprintf("listing the TKG clusters' CA secrets: %v (certificates they signed are reported as other)", err))
 		return nil
 	}
-	suffixes := map[string]string{"-ca": "ca", "-etcd": "etcd-ca", "-proxy": "front-proxy-ca"}
 	var out []trust.ClusterCA
 	for _, s := range list.Items {
 		cluster := s.Labels["cluster.x-k8s.io/cluster-name"]
-		name, ok := suffixes[strings.TrimPrefix(s.Name, cluster)]
-		if !ok || !strings.HasPrefix(s.Name, cluster) {
+		name, ok := names.AuthorityOfSecret(cluster, s.Name)
+		if !ok {
 			continue
 		}
-		for _, c := range parseCerts(s.Data["tls.crt"]) {
+		for _, c := range parseCerts(s.Data[corev1.TLSCertKey]) {
 			out = append(out, trust.ClusterCA{Namespace: s.Namespace, Cluster: cluster, Name: name, Cert: c})
 		}
 	}
@@ -504,32 +532,21 @@ func clusterCAs(ctx context.Context, cs kubernetes.Interface, sup *SupervisorRep
 	return out
 }
 
-// parseCerts returns every certificate in PEM data, skipping anything else.
+// parseCerts returns the certificates in PEM data, skipping anything else;
+// the anchors are best effort, so an unusable file adds none.
 func parseCerts(data []byte) []*x509.Certificate {
-	var out []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			return out
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		if c, err := x509.ParseCertificate(b.Bytes); err == nil {
-			out = append(out, c)
-		}
-	}
+	cs, _ := cert.ParseCertsPEM(data)
+	return cs
 }
 
-// ParseCertificatesPEM parses every certificate of a PEM file (a VMCA root
-// given with --vmca-root); it fails when there is none.
-func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
-	out := parseCerts(data)
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no PEM certificate found")
+// ParseVMCARoots parses every certificate of a PEM file given with
+// --vmca-root; it fails when there is none.
+func ParseVMCARoots(data []byte) ([]*x509.Certificate, error) {
+	cs, err := cert.ParseCertsPEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("no PEM certificate found: %w", err)
 	}
-	return out, nil
+	return cs, nil
 }
 
 // The knowledge-base articles the vendor's documentation names for
@@ -542,7 +559,7 @@ const (
 // Rotation says how an endpoint's certificate is renewed. tkgcert renews
 // only TKG clusters' certificates; in vCenter's trust domain it changes
 // nothing and names the vendor's procedure.
-func Rotation(ep EndpointReport) string {
+func Rotation(ep Endpoint) string {
 	if ep.Trust == nil {
 		return ""
 	}
