@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/tkgcert/tkgcert/internal/duration"
 	"github.com/tkgcert/tkgcert/internal/inventory"
@@ -14,7 +15,7 @@ import (
 )
 
 type checkOptions struct {
-	Streams
+	genericiooptions.IOStreams
 	kube *kubeOptions
 
 	sourceName, output, warnS, criticalS string
@@ -63,8 +64,8 @@ func (s *sshFlags) options(warn func(string)) (remote.Options, error) {
 		HostKeyPolicy: policy, KnownHostsFile: kh, Warn: warn}, nil
 }
 
-func newCheckCommand(streams Streams) *cobra.Command {
-	o := &checkOptions{Streams: streams}
+func newCheckCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &checkOptions{IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "check [CLUSTER...]",
 		Short: "Show every certificate of every node, as kubeadm does, with exit codes for monitoring",

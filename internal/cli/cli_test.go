@@ -4,14 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/spf13/cobra"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
 func runCLI(args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
-	code = Execute(context.Background(), Streams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, args)
+	code = Execute(context.Background(), genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, args)
 	return code, out.String(), errOut.String()
 }
 
@@ -55,7 +57,7 @@ func TestFlagErrorsPointToHelp(t *testing.T) {
 
 func TestExitErrorSetsTheExitCode(t *testing.T) {
 	var out, errOut bytes.Buffer
-	streams := Streams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
+	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
 	root := NewRootCommand(streams)
 	root.AddCommand(&cobra.Command{Use: "threshold", RunE: func(*cobra.Command, []string) error {
 		return &ExitError{Code: 3, Message: "2 certificates expire within 7d"}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/inventory"
@@ -13,14 +14,14 @@ import (
 )
 
 type clustersOptions struct {
-	Streams
+	genericiooptions.IOStreams
 	kube   *kubeOptions
 	output string
 	format report.Format
 }
 
-func newClustersCommand(streams Streams) *cobra.Command {
-	o := &clustersOptions{Streams: streams}
+func newClustersCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &clustersOptions{IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "clusters [CLUSTER...]",
 		Short: "List clusters with their earliest certificate expiry (from the Supervisor only, no SSH)",

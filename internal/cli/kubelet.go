@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/inventory"
@@ -14,13 +15,13 @@ import (
 )
 
 type kubeletOptions struct {
-	Streams
+	genericiooptions.IOStreams
 	kube *kubeOptions
 	ssh  sshFlags
 }
 
-func newKubeletCommand(streams Streams) *cobra.Command {
-	o := &kubeletOptions{Streams: streams}
+func newKubeletCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &kubeletOptions{IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "kubelet CLUSTER",
 		Short: "Check that every node's kubelet rotates its certificates (the procedure's step 8)",

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/inventory"
@@ -19,7 +20,7 @@ import (
 )
 
 type recoverOptions struct {
-	Streams
+	genericiooptions.IOStreams
 	kube          *kubeOptions
 	ssh           sshFlags
 	yes           bool
@@ -46,8 +47,8 @@ type recoverOutput struct {
 	Error string `json:"error,omitempty"`
 }
 
-func newRecoverCommand(streams Streams) *cobra.Command {
-	o := &recoverOptions{Streams: streams}
+func newRecoverCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &recoverOptions{IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "recover CLUSTER",
 		Short: "Renew the certificates of a cluster whose certificates have already expired, in place, with its own CAs",
@@ -189,7 +190,7 @@ func (o *recoverOptions) Run(ctx context.Context) error {
 		return finish(nil)
 	}
 	if !o.yes {
-		if err := confirm(o.Streams, "recovering"); err != nil {
+		if err := confirm(o.IOStreams, "recovering"); err != nil {
 			return finish(err)
 		}
 	}
@@ -260,11 +261,11 @@ func (o *recoverOptions) Run(ctx context.Context) error {
 		return err
 	}
 	o.logf("Rotating %s/%s, as tkgcert rotate does", ns, o.cluster)
-	streams := o.Streams
+	streams := o.IOStreams
 	if o.output == "json" {
 		streams.Out = o.ErrOut // stdout holds the JSON document alone
 	}
-	rot := &rotateOptions{Streams: streams, kube: o.kube, ssh: o.ssh, yes: true, timeout: o.rotateTimeout, cluster: o.cluster}
+	rot := &rotateOptions{IOStreams: streams, kube: o.kube, ssh: o.ssh, yes: true, timeout: o.rotateTimeout, cluster: o.cluster}
 	if err := rot.rotateOne(ctx, cfg, r, sshOpts, ns); err != nil {
 		return fmt.Errorf("the cluster was recovered, but the rotation that followed failed: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -25,7 +26,7 @@ import (
 )
 
 type rotateOptions struct {
-	Streams
+	genericiooptions.IOStreams
 	kube    *kubeOptions
 	ssh     sshFlags
 	yes     bool
@@ -40,8 +41,8 @@ type rotateOptions struct {
 	prefix   string // "ns/name: " in fleet mode
 }
 
-func newRotateCommand(streams Streams) *cobra.Command {
-	o := &rotateOptions{Streams: streams}
+func newRotateCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &rotateOptions{IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "rotate (CLUSTER | --expiring-within DURATION)",
 		Short: "Renew a cluster's certificates by rolling its control plane, safely, and verify the result",
@@ -175,7 +176,7 @@ func (o *rotateOptions) rotateOne(ctx context.Context, cfg *rest.Config, r *flee
 			return nil
 		}
 		if !o.yes {
-			if err := confirm(o.Streams, "rotating"); err != nil {
+			if err := confirm(o.IOStreams, "rotating"); err != nil {
 				return err
 			}
 		}
@@ -325,7 +326,7 @@ func (o *rotateOptions) printPlan(cl *fleet.Cluster, before *inventory.ClusterRe
 
 // confirm asks on the terminal before a command changes a cluster; what
 // names the action in the refusal ("rotating", "recovering").
-func confirm(st Streams, what string) error {
+func confirm(st genericiooptions.IOStreams, what string) error {
 	if !isTerminal(st.In) {
 		return fmt.Errorf("not %s without confirmation: run on a terminal, or pass --yes", what)
 	}

@@ -54,7 +54,7 @@ func (o *rotateOptions) RunFleet(ctx context.Context) error {
 		return nil
 	}
 	if !o.yes {
-		if err := confirm(o.Streams, "rotating"); err != nil {
+		if err := confirm(o.IOStreams, "rotating"); err != nil {
 			return err
 		}
 	}

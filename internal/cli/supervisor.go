@@ -8,13 +8,14 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
 
 	"github.com/tkgcert/tkgcert/internal/inventory"
 	"github.com/tkgcert/tkgcert/internal/report"
 )
 
-func newSupervisorCommand(streams Streams) *cobra.Command {
+func newSupervisorCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "supervisor",
 		Short: "The Supervisor's own certificates and vCenter's trust domain (VMCA)",
@@ -28,7 +29,7 @@ tkgcert reads and reports the vCenter side; it never changes anything in vCenter
 }
 
 type supervisorCheckOptions struct {
-	Streams
+	genericiooptions.IOStreams
 	flags *genericclioptions.ConfigFlags
 
 	vcenters, endpoints, vmcaRootFiles []string
@@ -46,8 +47,8 @@ type supervisorCheckOptions struct {
 	critical time.Duration
 }
 
-func newSupervisorCheckCommand(streams Streams) *cobra.Command {
-	o := &supervisorCheckOptions{Streams: streams}
+func newSupervisorCheckCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &supervisorCheckOptions{IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Read every Supervisor, ESXi and vCenter certificate and classify it by trust domain",

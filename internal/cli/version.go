@@ -6,13 +6,14 @@ import (
 	"runtime"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/tkgcert/tkgcert/internal/capi"
 	"github.com/tkgcert/tkgcert/internal/version"
 )
 
 type versionOptions struct {
-	Streams
+	genericiooptions.IOStreams
 	output string
 }
 
@@ -25,8 +26,8 @@ type versionInfo struct {
 	ClusterAPIAPI []string `json:"clusterAPIVersions"`
 }
 
-func newVersionCommand(streams Streams) *cobra.Command {
-	o := &versionOptions{Streams: streams}
+func newVersionCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &versionOptions{IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the tkgcert version",
