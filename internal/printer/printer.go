@@ -140,6 +140,19 @@ func (f *PrintFlags) ToPrinter() (Printer, error) {
 	return nil, fmt.Errorf("output format %q is laid out by the command, not a document printer", f.Format())
 }
 
+// Print writes v as the chosen document, or calls human to lay out the
+// table or text.
+func (f *PrintFlags) Print(w io.Writer, v any, human func() error) error {
+	if f.Human() {
+		return human()
+	}
+	p, err := f.ToPrinter()
+	if err != nil {
+		return err
+	}
+	return p.PrintObj(v, w)
+}
+
 // printJSON writes v as indented JSON.
 func printJSON(v any, w io.Writer) error {
 	enc := json.NewEncoder(w)

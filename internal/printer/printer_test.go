@@ -92,3 +92,16 @@ func TestNewTable(t *testing.T) {
 		t.Error("tabs left in the table")
 	}
 }
+
+func TestPrint(t *testing.T) {
+	for format, want := range map[string]string{Table: "human\n", JSON: "\"doc\"\n", YAML: "doc\n"} {
+		var b bytes.Buffer
+		f := NewPrintFlags(Table, JSON, YAML).withFormat(format)
+		if err := f.Print(&b, "doc", func() error { b.WriteString("human\n"); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if b.String() != want {
+			t.Errorf("-o %s: %q, want %q", format, b.String(), want)
+		}
+	}
+}
