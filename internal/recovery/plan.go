@@ -5,10 +5,11 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"text/tabwriter"
+
 	"time"
 
 	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/printer"
 )
 
 // NodePlan is what recovery does on one node.
@@ -134,7 +135,7 @@ func (n NodePlan) Action() string {
 // WritePlan prints the plan as a table.
 func WritePlan(w io.Writer, p Plan) error {
 	fmt.Fprintf(w, "Recovery plan for %s/%s (one node at a time, in this order):\n", p.Namespace, p.Cluster)
-	tw := tabwriter.NewWriter(w, 10, 4, 3, ' ', 0)
+	tw := printer.NewTable(w)
 	fmt.Fprintln(tw, "NODE\tROLE\tEXPIRED\tACTION")
 	for _, n := range p.Nodes {
 		exp := "-"
