@@ -164,14 +164,28 @@ func (c *cluster) nextNodeIP() (net.IP, error) {
 
 // create writes the cluster's objects and secrets to the Supervisor.
 func (c *cluster) create(ctx context.Context) error {
-	a := c.lab.api
 	sshPrivatePEM, err := c.sshPrivateKeyPEM()
 	if err != nil {
 		return err
 	}
-	ns := c.spec.Namespace
-	labels := map[string]string{clusterNameLabel: c.spec.Name}
+	if err := c.createCluster(ctx); err != nil {
+		return err
+	}
+	if err := c.createKCP(ctx); err != nil {
+		return err
+	}
+	if c.lab.o.Workers > 0 {
+		if err := c.createMachineDeployment(ctx); err != nil {
+			return err
+		}
+	}
+	return c.createSecrets(ctx, sshPrivatePEM)
+}
 
+// createCluster creates the Cluster object.
+func (c *cluster) createCluster(ctx context.Context) error {
+	a := c.lab.api
+	ns := c.spec.Namespace
 	cl := newObject(a.apiVersion(clusterGroup), "Cluster", ns, c.spec.Name)
 	cl.SetLabels(map[string]string{"tkg.tanzu.vmware.com/cluster-name": c.spec.Name})
 	spec := obj{
@@ -189,8 +203,14 @@ func (c *cluster) create(ctx context.Context) error {
 		return err
 	}
 	c.clusterUID = cl.GetUID()
-	clusterOwner := ownerRef(a.apiVersion(clusterGroup), "Cluster", c.spec.Name, c.clusterUID, false)
+	return nil
+}
 
+// createKCP creates the KubeadmControlPlane, owned by the Cluster.
+func (c *cluster) createKCP(ctx context.Context) error {
+	a := c.lab.api
+	ns := c.spec.Namespace
+	labels := map[string]string{clusterNameLabel: c.spec.Name}
 	kcp := newObject(a.apiVersion(controlPlaneGroup), "KubeadmControlPlane", ns, c.kcpName)
 	kcp.SetLabels(labels)
 	kcp.Object["metadata"].(obj)["ownerReferences"] = []any{ownerRef(a.apiVersion(clusterGroup), "Cluster", c.spec.Name, c.clusterUID, true)}
@@ -218,14 +238,14 @@ func (c *cluster) create(ctx context.Context) error {
 		return err
 	}
 	c.kcpUID = kcp.GetUID()
+	return nil
+}
 
-	if c.lab.o.Workers > 0 {
-		if err := c.createMachineDeployment(ctx); err != nil {
-			return err
-		}
-	}
-
-	// Secrets, as Cluster API (CAs, kubeconfig) and TKG (SSH key) keep them.
+// createSecrets creates the cluster's secrets, as Cluster API (CAs,
+// kubeconfig) and TKG (SSH key) keep them, owned by the Cluster.
+func (c *cluster) createSecrets(ctx context.Context, sshPrivatePEM []byte) error {
+	ns := c.spec.Namespace
+	labels := map[string]string{clusterNameLabel: c.spec.Name}
 	secrets, err := c.cas.Secrets(ns, c.spec.Name)
 	if err != nil {
 		return err
@@ -244,7 +264,7 @@ func (c *cluster) create(ctx context.Context) error {
 	})
 	for _, s := range secrets {
 		s.OwnerReferences = []metav1.OwnerReference{{
-			APIVersion: clusterOwner["apiVersion"].(string), Kind: "Cluster", Name: c.spec.Name, UID: c.clusterUID,
+			APIVersion: c.lab.api.apiVersion(clusterGroup), Kind: "Cluster", Name: c.spec.Name, UID: c.clusterUID,
 		}}
 		if err := c.lab.client.Create(ctx, s); err != nil {
 			return fmt.Errorf("creating secret %s/%s: %w", ns, s.Name, err)
