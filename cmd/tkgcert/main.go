@@ -9,12 +9,14 @@ import (
 	"syscall"
 	_ "time/tzdata" // maintenance windows name time zones; container images may have no zoneinfo
 
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
 	"github.com/tkgcert/tkgcert/internal/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Execute(ctx, cli.Streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}, os.Args[1:])
+	code := cli.Execute(ctx, genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}, os.Args[1:])
 	stop()
 	os.Exit(code)
 }

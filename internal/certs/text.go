@@ -7,10 +7,11 @@ import (
 	"io"
 	"regexp"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/duration"
+
+	"github.com/tkgcert/tkgcert/internal/printer"
 )
 
 // DateLayout is the layout of kubeadm's EXPIRES column.
@@ -58,7 +59,7 @@ func WriteText(w io.Writer, e *Expiration, now time.Time) error {
 	if e == nil {
 		return errors.New("writing certificate expiration table: no catalogue")
 	}
-	tw := tabwriter.NewWriter(w, 10, 4, 3, ' ', 0)
+	tw := printer.NewTable(w)
 	fmt.Fprintln(tw, certificateHeader)
 	for _, c := range e.Certificates {
 		if c.Missing {

@@ -1,31 +1,52 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/tkgcert/tkgcert/internal/duration"
 	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/printer"
 	"github.com/tkgcert/tkgcert/internal/remote"
 	"github.com/tkgcert/tkgcert/internal/report"
 	"github.com/tkgcert/tkgcert/internal/source"
 )
 
 type checkOptions struct {
-	Streams
+	genericiooptions.IOStreams
 	kube *kubeOptions
 
-	sourceName, output, warnS, criticalS string
-	parallel                             int
-	ssh                                  sshFlags
+	print      *printer.PrintFlags
+	thresholds thresholdFlags
+	sourceName string
+	parallel   int
+	ssh        sshFlags
 
 	clusters []string
 	src      source.Kind
-	format   report.Format
-	warn     time.Duration
-	critical time.Duration
+}
+
+// thresholdFlags are --warn and --critical, the exit-code thresholds of
+// check, kubelet and supervisor check.
+type thresholdFlags struct {
+	warnS, criticalS string
+	warn, critical   time.Duration
+}
+
+func (t *thresholdFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&t.warnS, "warn", "30d", "Warn about certificates expiring within this time")
+	cmd.Flags().StringVar(&t.criticalS, "critical", "7d", "Critical for certificates expiring within this time")
+}
+
+// complete parses the flags.
+func (t *thresholdFlags) complete() error {
+	var err error
+	t.warn, t.critical, err = thresholds(t.warnS, t.criticalS)
+	return err
 }
 
 // sshFlags are the SSH settings shared by every command that reaches nodes.
@@ -63,8 +84,8 @@ func (s *sshFlags) options(warn func(string)) (remote.Options, error) {
 		HostKeyPolicy: policy, KnownHostsFile: kh, Warn: warn}, nil
 }
 
-func newCheckCommand(streams Streams) *cobra.Command {
-	o := &checkOptions{Streams: streams}
+func newCheckCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &checkOptions{IOStreams: streams, print: printer.NewPrintFlags(printer.Table, printer.JSON, printer.YAML)}
 	cmd := &cobra.Command{
 		Use:   "check [CLUSTER...]",
 		Short: "Show every certificate of every node, as kubeadm does, with exit codes for monitoring",
@@ -101,43 +122,45 @@ Exit codes:
 			if err := o.Complete(args); err != nil {
 				return err
 			}
-			return o.Run(cmd)
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
 		},
 	}
 	o.kube = newKubeOptions(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.sourceName, "source", string(source.SSH), "How to read node certificates: ssh, kubeadm or tls")
-	f.StringVarP(&o.output, "output", "o", "table", "Output format: table, json or yaml")
-	f.StringVar(&o.warnS, "warn", "30d", "Warn about certificates expiring within this time")
-	f.StringVar(&o.criticalS, "critical", "7d", "Critical for certificates expiring within this time")
+	o.print.AddFlags(cmd)
+	o.thresholds.add(cmd)
 	f.IntVar(&o.parallel, "parallel", inventory.DefaultParallel, "Nodes read at the same time")
 	o.ssh.add(cmd)
 	return cmd
 }
 
+// Complete takes the clusters named and parses the flags.
 func (o *checkOptions) Complete(args []string) error {
 	var err error
 	o.clusters = args
 	if o.src, err = source.ParseKind(o.sourceName); err != nil {
 		return err
 	}
-	if o.format, err = report.ParseFormat(o.output); err != nil {
-		return err
-	}
-	if o.warn, o.critical, err = thresholds(o.warnS, o.criticalS); err != nil {
+	return o.thresholds.complete()
+}
+
+// Validate checks the flags and the scope.
+func (o *checkOptions) Validate() error {
+	if err := o.print.Validate(); err != nil {
 		return err
 	}
 	if o.parallel < 1 {
 		return fmt.Errorf("--parallel must be at least 1")
 	}
-	if len(args) > 0 && o.kube.allNamespaces {
-		return fmt.Errorf("cluster names and -A do not mix: name clusters in one namespace (-n), or check all with -A")
-	}
-	return nil
+	return o.kube.validateScope(o.clusters)
 }
 
-func (o *checkOptions) Run(cmd *cobra.Command) error {
-	ctx := cmd.Context()
+// Run checks the clusters in scope and prints the report.
+func (o *checkOptions) Run(ctx context.Context) error {
 	r, ns, err := o.kube.reader()
 	if err != nil {
 		return err
@@ -163,18 +186,16 @@ func (o *checkOptions) Run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	v := inventory.Evaluate(rep, o.warn, o.critical)
-	if o.format == report.Table {
-		if err := report.CheckTable(o.Out, rep, v, rep.GeneratedAt, report.Style{Color: isTerminal(o.Out)}); err != nil {
-			return err
-		}
-	} else if err := report.Document(o.Out, o.format, rep); err != nil {
+	v := inventory.Evaluate(rep, o.thresholds.warn, o.thresholds.critical)
+	if err := o.print.Print(o.Out, rep, func() error {
+		return report.CheckTable(o.Out, rep, v, rep.GeneratedAt, report.Style{Color: isTerminal(o.Out)})
+	}); err != nil {
 		return err
 	}
 	if progress {
 		fmt.Fprintf(o.ErrOut, "checked %d clusters in %s\n", len(rep.Clusters), time.Since(start).Round(time.Millisecond))
 	}
-	if v.Errors > 0 && o.format != report.Table {
+	if v.Errors > 0 && !o.print.Human() {
 		fmt.Fprintf(o.ErrOut, "%d errors; see the errors fields of the report\n", v.Errors)
 	}
 	if v.Code != inventory.ExitOK {

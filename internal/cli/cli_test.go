@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/spf13/cobra"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
 func runCLI(args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
-	code = Execute(context.Background(), Streams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, args)
+	code = Execute(context.Background(), genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, args)
 	return code, out.String(), errOut.String()
 }
 
@@ -55,7 +59,7 @@ func TestFlagErrorsPointToHelp(t *testing.T) {
 
 func TestExitErrorSetsTheExitCode(t *testing.T) {
 	var out, errOut bytes.Buffer
-	streams := Streams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
+	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
 	root := NewRootCommand(streams)
 	root.AddCommand(&cobra.Command{Use: "threshold", RunE: func(*cobra.Command, []string) error {
 		return &ExitError{Code: 3, Message: "2 certificates expire within 7d"}
@@ -68,5 +72,35 @@ func TestExitErrorSetsTheExitCode(t *testing.T) {
 	errOut.Reset()
 	if code := execute(context.Background(), streams, root, []string{"quiet"}); code != 2 || errOut.String() != "" {
 		t.Errorf("exit %d, stderr %q; want 2 and nothing printed", code, errOut.String())
+	}
+}
+
+// check and kubelet take the same scope: names in a namespace, a whole
+// namespace, or -A; names and -A do not mix.
+func TestCheckAndKubeletAgreeOnScope(t *testing.T) {
+	// An unreadable kubeconfig: accepted arguments get as far as loading it.
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kc, []byte("not: [a kubeconfig"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBECONFIG", kc)
+	for _, command := range []string{"check", "kubelet"} {
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"-A"}, "loading the Supervisor's kubeconfig"},
+			{[]string{"-n", "ns"}, "loading the Supervisor's kubeconfig"},
+			{[]string{"-n", "ns", "a", "b"}, "loading the Supervisor's kubeconfig"},
+			{[]string{"-A", "a"}, "cluster names and -A do not mix"},
+			{[]string{"-A", "--warn", "1d", "--critical", "2d"}, "--critical (2d) must not exceed --warn (1d)"},
+			{[]string{"-A", "--parallel", "0"}, "--parallel must be at least 1"},
+		} {
+			args := append([]string{command}, tc.args...)
+			code, out, errOut := runCLI(args...)
+			if code != 1 || out != "" || !strings.Contains(errOut, tc.want) {
+				t.Errorf("%v: exit %d, stdout %q, stderr %q; want %q", args, code, out, errOut, tc.want)
+			}
+		}
 	}
 }

@@ -1,26 +1,28 @@
 package cli
 
 import (
+	"context"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/inventory"
-	"github.com/tkgcert/tkgcert/internal/report"
+	"github.com/tkgcert/tkgcert/internal/printer"
 )
 
 type clustersOptions struct {
-	Streams
-	kube   *kubeOptions
-	output string
-	format report.Format
+	genericiooptions.IOStreams
+	kube  *kubeOptions
+	print *printer.PrintFlags
+
+	names []string
 }
 
-func newClustersCommand(streams Streams) *cobra.Command {
-	o := &clustersOptions{Streams: streams}
+func newClustersCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &clustersOptions{IOStreams: streams, print: printer.NewPrintFlags(printer.Table, printer.JSON, printer.YAML)}
 	cmd := &cobra.Command{
 		Use:   "clusters [CLUSTER...]",
 		Short: "List clusters with their earliest certificate expiry (from the Supervisor only, no SSH)",
@@ -31,30 +33,39 @@ rollout is in progress. It reads the Supervisor only; use "tkgcert check" for ev
 		Example: `  tkgcert clusters -A
   tkgcert clusters -n tkg-cluster-ns -o yaml`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var err error
-			if o.format, err = report.ParseFormat(o.output); err != nil {
+			o.Complete(args)
+			if err := o.Validate(); err != nil {
 				return err
 			}
-			return o.Run(cmd, args)
+			return o.Run(cmd.Context())
 		},
 	}
 	o.kube = newKubeOptions(cmd)
-	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "Output format: table, json or yaml")
+	o.print.AddFlags(cmd)
 	return cmd
 }
 
-func (o *clustersOptions) Run(cmd *cobra.Command, names []string) error {
+// Complete takes the clusters named.
+func (o *clustersOptions) Complete(args []string) { o.names = args }
+
+// Validate checks -o.
+func (o *clustersOptions) Validate() error { return o.print.Validate() }
+
+// Run lists the clusters in scope.
+func (o *clustersOptions) Run(ctx context.Context) error {
 	r, ns, err := o.kube.reader()
 	if err != nil {
 		return err
 	}
-	list, err := inventory.Overview(cmd.Context(), r, ns, names, 0)
+	list, err := inventory.Overview(ctx, r, ns, o.names, 0)
 	if err != nil {
 		return err
 	}
-	if o.format != report.Table {
-		return report.Document(o.Out, o.format, list)
-	}
+	return o.print.Print(o.Out, list, func() error { return o.writeTable(list, ns) })
+}
+
+// writeTable lists the clusters for people, one a row.
+func (o *clustersOptions) writeTable(list *inventory.ClusterList, ns string) error {
 	if len(list.Items) == 0 {
 		where := "namespace " + ns
 		if ns == "" {
@@ -64,7 +75,7 @@ func (o *clustersOptions) Run(cmd *cobra.Command, names []string) error {
 		return nil
 	}
 	now := time.Now()
-	tw := tabwriter.NewWriter(o.Out, 10, 4, 3, ' ', 0)
+	tw := printer.NewTable(o.Out)
 	fmt.Fprintln(tw, "NAMESPACE\tNAME\tAPI\tPHASE\tCONTROL PLANE\tLEAF EXPIRES\tRESIDUAL TIME\tCA EXPIRES\tROLLOUT")
 	for _, s := range list.Items {
 		leaf, left, ca := "-", "-", "-"

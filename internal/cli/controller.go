@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/textlogger"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -20,7 +21,7 @@ import (
 )
 
 type controllerOptions struct {
-	Streams
+	genericiooptions.IOStreams
 	kube     *genericclioptions.ConfigFlags
 	ssh      sshFlags
 	mgr      controller.ManagerOptions
@@ -37,8 +38,8 @@ type controllerOptions struct {
 	vmcaRootFiles       []string
 }
 
-func newControllerCommand(streams Streams) *cobra.Command {
-	o := &controllerOptions{Streams: streams}
+func newControllerCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &controllerOptions{IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "controller",
 		Short: "Run the controller: inventory every cluster periodically, export metrics, rotate before expiry",

@@ -28,6 +28,15 @@ func newKubeOptions(cmd *cobra.Command) *kubeOptions {
 	return k
 }
 
+// validateScope checks the scope: clusters named in one namespace, or
+// every cluster of a namespace, or every cluster with -A.
+func (k *kubeOptions) validateScope(names []string) error {
+	if len(names) > 0 && k.allNamespaces {
+		return fmt.Errorf("cluster names and -A do not mix: name clusters in one namespace (-n), or check all with -A")
+	}
+	return nil
+}
+
 // config returns the Supervisor's REST config and the namespace in scope
 // ("" with -A).
 func (k *kubeOptions) config() (*rest.Config, string, error) {

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
+
 	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/rollout"
 )
@@ -26,23 +28,15 @@ type liveDisplay struct {
 
 func newLiveDisplay(w io.Writer, after time.Time, workers bool) *liveDisplay {
 	d := &liveDisplay{w: w, after: after, started: time.Now(), workers: workers, stop: make(chan struct{})}
-	go func() { // keep the elapsed time moving between events
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-d.stop:
-				return
-			case <-t.C:
-				d.mu.Lock()
-				if d.last != nil && !d.closed {
-					d.block = rollout.StatusLines(d.last, d.after, d.started, time.Now(), d.workers)
-					d.redraw()
-				}
-				d.mu.Unlock()
-			}
+	// Keep the elapsed time moving between events.
+	go wait.Until(func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.last != nil && !d.closed {
+			d.block = rollout.StatusLines(d.last, d.after, d.started, time.Now(), d.workers)
+			d.redraw()
 		}
-	}()
+	}, time.Second, d.stop)
 	return d
 }
 

@@ -2,16 +2,17 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/rest"
 
 	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/printer"
 	"github.com/tkgcert/tkgcert/internal/recovery"
 	"github.com/tkgcert/tkgcert/internal/remote"
 	"github.com/tkgcert/tkgcert/internal/rollout"
@@ -19,13 +20,13 @@ import (
 )
 
 type recoverOptions struct {
-	Streams
+	genericiooptions.IOStreams
 	kube          *kubeOptions
 	ssh           sshFlags
 	yes           bool
 	dryRun        bool
 	thenRotate    bool
-	output        string
+	print         *printer.PrintFlags
 	nodeTimeout   time.Duration
 	staticPodWait time.Duration
 	rotateTimeout time.Duration
@@ -46,8 +47,8 @@ type recoverOutput struct {
 	Error string `json:"error,omitempty"`
 }
 
-func newRecoverCommand(streams Streams) *cobra.Command {
-	o := &recoverOptions{Streams: streams}
+func newRecoverCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &recoverOptions{IOStreams: streams, print: printer.NewPrintFlags(printer.Table, printer.JSON)}
 	cmd := &cobra.Command{
 		Use:   "recover CLUSTER",
 		Short: "Renew the certificates of a cluster whose certificates have already expired, in place, with its own CAs",
@@ -82,7 +83,9 @@ nodes already recovered stay recovered. Afterwards run "tkgcert rotate" (or pass
   tkgcert recover -n tkg-cluster-ns tkg-cluster --yes --then-rotate`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.cluster = args[0]
+			if err := o.Complete(args); err != nil {
+				return err
+			}
 			if err := o.Validate(); err != nil {
 				return err
 			}
@@ -95,7 +98,7 @@ nodes already recovered stay recovered. Afterwards run "tkgcert rotate" (or pass
 	f.BoolVarP(&o.yes, "yes", "y", false, "Do not ask for confirmation")
 	f.BoolVar(&o.dryRun, "dry-run", false, "Show what expired and the plan, change nothing")
 	f.BoolVar(&o.thenRotate, "then-rotate", false, "After a verified recovery, rotate the cluster as \"tkgcert rotate\" does")
-	f.StringVarP(&o.output, "output", "o", "table", "Output format: table or json")
+	o.print.AddFlags(cmd)
 	f.DurationVar(&o.nodeTimeout, "node-timeout", recovery.DefaultNodeTimeout, "How long to wait for a node's API server to serve the renewed certificate")
 	f.DurationVar(&o.staticPodWait, "static-pod-wait", recovery.DefaultStaticPodWait, "How long to wait for the static pods to stop once their manifests are moved out (the kubelet checks every 20s)")
 	f.DurationVar(&o.rotateTimeout, "rotate-timeout", 60*time.Minute, "With --then-rotate: how long to follow the rollout")
@@ -104,17 +107,9 @@ nodes already recovered stay recovered. Afterwards run "tkgcert rotate" (or pass
 	return cmd
 }
 
-// Validate checks the flags.
-func (o *recoverOptions) Validate() error {
-	if o.kube.allNamespaces {
-		return fmt.Errorf("recover works on one cluster: name it, with -n for its namespace")
-	}
-	if o.output != "table" && o.output != "json" {
-		return fmt.Errorf("--output %q: want table or json", o.output)
-	}
-	if o.nodeTimeout <= 0 || o.staticPodWait <= 0 || o.rotateTimeout <= 0 {
-		return fmt.Errorf("--node-timeout, --static-pod-wait and --rotate-timeout must be positive")
-	}
+// Complete takes the cluster named and parses --inject-fault.
+func (o *recoverOptions) Complete(args []string) error {
+	o.cluster = args[0]
 	if o.faultS != "" {
 		f, err := recovery.ParseFault(o.faultS)
 		if err != nil {
@@ -125,154 +120,233 @@ func (o *recoverOptions) Validate() error {
 	return nil
 }
 
+// Validate checks the flags.
+func (o *recoverOptions) Validate() error {
+	if o.kube.allNamespaces {
+		return fmt.Errorf("recover works on one cluster: name it, with -n for its namespace")
+	}
+	if err := o.print.Validate(); err != nil {
+		return err
+	}
+	if o.nodeTimeout <= 0 || o.staticPodWait <= 0 || o.rotateTimeout <= 0 {
+		return fmt.Errorf("--node-timeout, --static-pod-wait and --rotate-timeout must be positive")
+	}
+	return nil
+}
+
 func (o *recoverOptions) logf(format string, args ...any) {
 	fmt.Fprintf(o.ErrOut, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
-// Run recovers o.cluster.
+// Run recovers o.cluster: check and plan, renew on the nodes, verify, and
+// with --then-rotate rotate.
 func (o *recoverOptions) Run(ctx context.Context) error {
-	cfg, ns, err := o.kube.config()
+	run, err := o.start(ctx)
 	if err != nil {
 		return err
 	}
-	r, err := fleet.NewReader(cfg)
-	if err != nil {
+	recovered, err := run.recover(ctx)
+	if err := run.finish(err); err != nil || !recovered || !o.thenRotate {
 		return err
 	}
-	sshOpts, err := o.ssh.options(func(msg string) { fmt.Fprintf(o.ErrOut, "warning: %s\n", msg) })
+	return run.rotate(ctx)
+}
+
+// recoverRun is one recovery under way: the Supervisor, the cluster's
+// certificates before, and what -o json prints at the end.
+type recoverRun struct {
+	*recoverOptions
+	cfg     *rest.Config
+	ns      string
+	r       *fleet.Reader
+	sshOpts remote.Options
+	before  *inventory.ClusterReport
+	out     recoverOutput
+}
+
+// start connects to the Supervisor, checks every certificate of the
+// cluster and plans the recovery.
+func (o *recoverOptions) start(ctx context.Context) (*recoverRun, error) {
+	run := &recoverRun{recoverOptions: o}
+	var err error
+	if run.cfg, run.ns, err = o.kube.config(); err != nil {
+		return nil, err
+	}
+	if run.r, err = fleet.NewReader(run.cfg); err != nil {
+		return nil, err
+	}
+	if run.sshOpts, err = o.ssh.options(func(msg string) { fmt.Fprintf(o.ErrOut, "warning: %s\n", msg) }); err != nil {
+		return nil, err
+	}
+	o.logf("Checking the certificates of %s/%s", run.ns, o.cluster)
+	if run.before, err = run.inventory(ctx); err != nil {
+		return nil, err
+	}
+	now, err := rollout.ServerTime(ctx, run.cfg)
 	if err != nil {
+		return nil, err
+	}
+	run.out.Plan = recovery.BuildPlan(run.before, now)
+	return run, nil
+}
+
+func (run *recoverRun) inventory(ctx context.Context) (*inventory.ClusterReport, error) {
+	return inventoryOne(ctx, run.r, run.ns, run.cluster, run.sshOpts)
+}
+
+// table reports whether the output is for people (else a JSON document).
+func (run *recoverRun) table() bool { return run.print.Human() }
+
+// finish prints the JSON document, with err in it, and returns err.
+func (run *recoverRun) finish(err error) error {
+	if run.table() {
 		return err
 	}
-	inv := func() (*inventory.ClusterReport, error) { return inventoryOne(ctx, r, ns, o.cluster, sshOpts) }
-	o.logf("Checking the certificates of %s/%s", ns, o.cluster)
-	before, err := inv()
 	if err != nil {
-		return err
+		run.out.Error = err.Error()
 	}
-	now, err := rollout.ServerTime(ctx, cfg)
+	p, perr := run.print.ToPrinter()
+	if perr == nil {
+		perr = p.PrintObj(run.out, run.Out)
+	}
+	if perr != nil && err == nil {
+		err = perr
+	}
+	return err
+}
+
+// recover shows the plan and, once confirmed, renews the certificates and
+// verifies; it reports whether the cluster was recovered.
+func (run *recoverRun) recover(ctx context.Context) (bool, error) {
+	if proceed, err := run.confirmPlan(); !proceed || err != nil {
+		return false, err
+	}
+	res, err := run.renew(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
-	out := recoverOutput{Plan: recovery.BuildPlan(before, now)}
-	plan := &out.Plan
-	finish := func(err error) error {
-		if o.output == "json" {
-			if err != nil {
-				out.Error = err.Error()
-			}
-			enc := json.NewEncoder(o.Out)
-			enc.SetIndent("", "  ")
-			if jerr := enc.Encode(out); jerr != nil && err == nil {
-				err = jerr
-			}
+	if err := run.verify(ctx, res); err != nil {
+		return false, err
+	}
+	if run.table() {
+		fmt.Fprintf(run.Out, "\n%s/%s: recovered; the API answers with the kubeconfig secret, nothing has expired, CAs unchanged.\n", run.ns, run.cluster)
+		if !run.thenRotate {
+			fmt.Fprintf(run.Out, "Next: rotate the cluster so that every machine is replaced with fresh keys:\n  tkgcert rotate -n %s %s\n", run.ns, run.cluster)
 		}
-		return err
 	}
-	if o.output == "table" {
-		if err := recovery.WritePlan(o.Out, *plan); err != nil {
-			return err
+	return true, nil
+}
+
+// confirmPlan prints the plan and reports whether to go ahead: not when
+// something keeps recovery from starting, nothing expired, on a dry run,
+// or when the user declines.
+func (run *recoverRun) confirmPlan() (bool, error) {
+	plan := &run.out.Plan
+	if run.table() {
+		if err := recovery.WritePlan(run.Out, *plan); err != nil {
+			return false, err
 		}
 	}
-	if len(plan.Problems) > 0 {
-		return finish(fmt.Errorf("not recovering %s/%s, nothing was changed:\n  - %s", ns, o.cluster, strings.Join(plan.Problems, "\n  - ")))
-	}
-	if plan.Empty() {
-		if o.output == "table" {
-			fmt.Fprintf(o.Out, "\nNothing has expired: nothing to recover. To renew certificates before they expire, use `tkgcert rotate -n %s %s`.\n", ns, o.cluster)
+	switch {
+	case len(plan.Problems) > 0:
+		return false, fmt.Errorf("not recovering %s/%s, nothing was changed:\n  - %s", run.ns, run.cluster, strings.Join(plan.Problems, "\n  - "))
+	case plan.Empty():
+		if run.table() {
+			fmt.Fprintf(run.Out, "\nNothing has expired: nothing to recover. To renew certificates before they expire, use `tkgcert rotate -n %s %s`.\n", run.ns, run.cluster)
 		}
-		return finish(nil)
-	}
-	if o.dryRun {
-		if o.output == "table" {
-			fmt.Fprintln(o.Out, "Dry run: nothing was changed.")
+		return false, nil
+	case run.dryRun:
+		if run.table() {
+			fmt.Fprintln(run.Out, "Dry run: nothing was changed.")
 		}
-		return finish(nil)
+		return false, nil
 	}
-	if !o.yes {
-		if err := confirm(o.Streams, "recovering"); err != nil {
-			return finish(err)
+	if !run.yes {
+		if err := confirm(run.IOStreams, "recovering"); err != nil {
+			return false, err
 		}
 	}
-	key, err := source.SSHKey(ctx, r.Client(), ns, o.cluster)
+	return true, nil
+}
+
+// renew renews the expired certificates on the nodes, one at a time, and
+// the kubeconfig secret.
+func (run *recoverRun) renew(ctx context.Context) (*recovery.Result, error) {
+	key, err := source.SSHKey(ctx, run.r.Client(), run.ns, run.cluster)
 	if err != nil {
-		return finish(err)
+		return nil, err
 	}
-	dialer, err := remote.NewDialer(key, sshOpts)
+	dialer, err := remote.NewDialer(key, run.sshOpts)
 	if err != nil {
-		return finish(err)
+		return nil, err
 	}
 	defer dialer.Close()
 	res, err := recovery.Run(ctx, recovery.Options{
-		Client: r.Client(), Dialer: dialer, ClusterAPIVersion: before.ClusterAPIVersion,
-		NodeTimeout: o.nodeTimeout, StaticPodWait: o.staticPodWait,
-		Fault: o.fault, Log: o.logf,
-	}, *plan)
-	out.Result = res
-	if o.output == "table" && res != nil && len(res.Nodes) > 0 {
-		fmt.Fprintln(o.Out)
-		o.writeNodes(res)
+		Client: run.r.Client(), Dialer: dialer, ClusterAPIVersion: run.before.ClusterAPIVersion,
+		NodeTimeout: run.nodeTimeout, StaticPodWait: run.staticPodWait,
+		Fault: run.fault, Log: run.logf,
+	}, run.out.Plan)
+	run.out.Result = res
+	if run.table() && res != nil && len(res.Nodes) > 0 {
+		fmt.Fprintln(run.Out)
+		run.writeNodes(res)
 	}
 	if res != nil {
 		for _, w := range res.Warnings {
-			fmt.Fprintf(o.ErrOut, "warning: %s\n", w)
+			fmt.Fprintf(run.ErrOut, "warning: %s\n", w)
 		}
 	}
-	if err != nil {
-		return finish(err)
-	}
+	return res, err
+}
 
-	o.logf("Recovery done; verifying")
-	after, err := inv()
+// verify checks the cluster again: the kubeconfig secret works, nothing
+// has expired, the renewed certificates are new and the CAs unchanged.
+func (run *recoverRun) verify(ctx context.Context, res *recovery.Result) error {
+	run.logf("Recovery done; verifying")
+	after, err := run.inventory(ctx)
 	if err != nil {
-		return finish(err)
+		return err
 	}
-	v := recovery.Verify(before, after, res, time.Now())
-	if err := rollout.KubeconfigWorks(ctx, r.Client(), ns, o.cluster); err != nil {
-		v.Problems = append(v.Problems, fmt.Sprintf("the %s-kubeconfig secret does not authenticate against the cluster: %v", o.cluster, err))
+	v := recovery.Verify(run.before, after, res, time.Now())
+	if err := rollout.KubeconfigWorks(ctx, run.r.Client(), run.ns, run.cluster); err != nil {
+		v.Problems = append(v.Problems, fmt.Sprintf("the %s-kubeconfig secret does not authenticate against the cluster: %v", run.cluster, err))
 	}
-	out.Verification = &struct {
+	run.out.Verification = &struct {
 		OK       bool     `json:"ok"`
 		Problems []string `json:"problems,omitempty"`
 		Warnings []string `json:"warnings,omitempty"`
 	}{v.OK(), v.Problems, v.Warnings}
-	if o.output == "table" {
-		fmt.Fprintln(o.Out)
-		if err := rollout.WriteTable(o.Out, v); err != nil {
+	if run.table() {
+		fmt.Fprintln(run.Out)
+		if err := rollout.WriteTable(run.Out, v); err != nil {
 			return err
 		}
 	}
 	for _, w := range v.Warnings {
-		fmt.Fprintf(o.ErrOut, "warning: %s\n", w)
+		fmt.Fprintf(run.ErrOut, "warning: %s\n", w)
 	}
 	if !v.OK() {
-		return finish(fmt.Errorf("recovery ran, but verification failed:\n  - %s\nthe backups are still on the nodes (see above)", strings.Join(v.Problems, "\n  - ")))
+		return fmt.Errorf("recovery ran, but verification failed:\n  - %s\nthe backups are still on the nodes (see above)", strings.Join(v.Problems, "\n  - "))
 	}
-	if o.output == "table" {
-		fmt.Fprintf(o.Out, "\n%s/%s: recovered; the API answers with the kubeconfig secret, nothing has expired, CAs unchanged.\n", ns, o.cluster)
+	return nil
+}
+
+// rotate rotates the recovered cluster as tkgcert rotate does.
+func (run *recoverRun) rotate(ctx context.Context) error {
+	run.logf("Rotating %s/%s, as tkgcert rotate does", run.ns, run.cluster)
+	streams := run.IOStreams
+	if !run.table() {
+		streams.Out = run.ErrOut // stdout holds the JSON document alone
 	}
-	if !o.thenRotate {
-		if o.output == "table" {
-			fmt.Fprintf(o.Out, "Next: rotate the cluster so that every machine is replaced with fresh keys:\n  tkgcert rotate -n %s %s\n", ns, o.cluster)
-		}
-		return finish(nil)
-	}
-	if err := finish(nil); err != nil {
-		return err
-	}
-	o.logf("Rotating %s/%s, as tkgcert rotate does", ns, o.cluster)
-	streams := o.Streams
-	if o.output == "json" {
-		streams.Out = o.ErrOut // stdout holds the JSON document alone
-	}
-	rot := &rotateOptions{Streams: streams, kube: o.kube, ssh: o.ssh, yes: true, timeout: o.rotateTimeout, cluster: o.cluster}
-	if err := rot.rotateOne(ctx, cfg, r, sshOpts, ns); err != nil {
+	rot := &rotateOptions{IOStreams: streams, kube: run.kube, ssh: run.ssh, yes: true, timeout: run.rotateTimeout, cluster: run.cluster}
+	if err := rot.rotateOne(ctx, run.cfg, run.r, run.sshOpts, run.ns); err != nil {
 		return fmt.Errorf("the cluster was recovered, but the rotation that followed failed: %w", err)
 	}
 	return nil
 }
 
 func (o *recoverOptions) writeNodes(res *recovery.Result) {
-	tw := tabwriter.NewWriter(o.Out, 10, 4, 3, ' ', 0)
+	tw := printer.NewTable(o.Out)
 	fmt.Fprintln(tw, "NODE\tSTATUS\tBACKUP ON THE NODE")
 	for _, n := range res.Nodes {
 		b := n.Backup

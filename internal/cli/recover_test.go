@@ -12,7 +12,7 @@ func TestRecoverRefusesBadFlagsBeforeConnecting(t *testing.T) {
 	}{
 		{[]string{"recover"}, "accepts 1 arg(s), received 0"},
 		{[]string{"recover", "-A", "c"}, "recover works on one cluster"},
-		{[]string{"recover", "c", "-o", "yaml"}, `--output "yaml": want table or json`},
+		{[]string{"recover", "c", "-o", "yaml"}, `unknown output format "yaml": use table or json`},
 		{[]string{"recover", "c", "--node-timeout", "0s"}, "must be positive"},
 		{[]string{"recover", "c", "--inject-fault", "node-1"}, `--inject-fault: want NODE:STEP, got "node-1"`},
 		{[]string{"recover", "c", "--inject-fault", "node-1:reboot"}, `unknown step "reboot" (steps: read, backup, renew, restart, apiserver, kubelet)`},

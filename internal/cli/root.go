@@ -4,17 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
-// Streams are a command's standard streams.
-type Streams struct {
-	In     io.Reader
-	Out    io.Writer
-	ErrOut io.Writer
-}
+// Streams is kubectl's IOStreams under its former name, for the lab
+// command until it moves out of this package.
+type Streams = genericiooptions.IOStreams
 
 // ExitError carries a specific exit code (for example check's threshold codes)
 // from a command to Execute; Message, when set, is printed as the error.
@@ -26,7 +23,7 @@ type ExitError struct {
 func (e *ExitError) Error() string { return e.Message }
 
 // NewRootCommand builds the tkgcert command tree.
-func NewRootCommand(streams Streams) *cobra.Command {
+func NewRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "tkgcert",
 		Short: "Keep the certificates of TKG Service clusters from ever expiring",
@@ -58,11 +55,11 @@ kubectl's flags and also works as a kubectl plugin (kubectl tkgcert ...).
 // Execute runs the command line and returns the process exit code: 0 on
 // success, the code of an ExitError, 1 for any other failure. Errors are
 // printed once, as "error: <message>".
-func Execute(ctx context.Context, streams Streams, args []string) int {
+func Execute(ctx context.Context, streams genericiooptions.IOStreams, args []string) int {
 	return execute(ctx, streams, NewRootCommand(streams), args)
 }
 
-func execute(ctx context.Context, streams Streams, root *cobra.Command, args []string) int {
+func execute(ctx context.Context, streams genericiooptions.IOStreams, root *cobra.Command, args []string) int {
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

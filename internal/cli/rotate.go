@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
@@ -20,7 +21,7 @@ import (
 )
 
 type rotateOptions struct {
-	Streams
+	genericiooptions.IOStreams
 	kube    *kubeOptions
 	ssh     sshFlags
 	yes     bool
@@ -35,8 +36,8 @@ type rotateOptions struct {
 	prefix   string // "ns/name: " in fleet mode
 }
 
-func newRotateCommand(streams Streams) *cobra.Command {
-	o := &rotateOptions{Streams: streams}
+func newRotateCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &rotateOptions{IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "rotate (CLUSTER | --expiring-within DURATION)",
 		Short: "Renew a cluster's certificates by rolling its control plane, safely, and verify the result",
@@ -167,7 +168,7 @@ func (o *rotateOptions) rotateOne(ctx context.Context, cfg *rest.Config, r *flee
 			return rollout.ErrDryRun
 		}
 		if !o.yes {
-			return confirm(o.Streams, "rotating")
+			return confirm(o.IOStreams, "rotating")
 		}
 		return nil
 	})
@@ -212,7 +213,7 @@ func (o *rotateOptions) printPlan(p *rollout.Plan) {
 
 // confirm asks on the terminal before a command changes a cluster; what
 // names the action in the refusal ("rotating", "recovering").
-func confirm(st Streams, what string) error {
+func confirm(st genericiooptions.IOStreams, what string) error {
 	if !isTerminal(st.In) {
 		return fmt.Errorf("not %s without confirmation: run on a terminal, or pass --yes", what)
 	}

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/printer"
 	"github.com/tkgcert/tkgcert/internal/rollout"
 )
 
@@ -27,7 +27,7 @@ func (o *rotateOptions) RunFleet(ctx context.Context) error {
 		return nil
 	}
 	fmt.Fprintf(o.Out, "Clusters whose certificates expire within %s, most urgent first (%d at a time):\n", o.withinS, o.parallel)
-	tw := tabwriter.NewWriter(o.Out, 10, 4, 3, ' ', 0)
+	tw := printer.NewTable(o.Out)
 	fmt.Fprintln(tw, "NAMESPACE\tCLUSTER\tEARLIEST EXPIRY\tRESIDUAL TIME")
 	for _, c := range todo {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Namespace, c.Name, c.Expiry.UTC().Format(certs.DateLayout), certs.ResidualTime(c.Expiry.Sub(now)))
@@ -38,7 +38,7 @@ func (o *rotateOptions) RunFleet(ctx context.Context) error {
 		return nil
 	}
 	if !o.yes {
-		if err := confirm(o.Streams, "rotating"); err != nil {
+		if err := confirm(o.IOStreams, "rotating"); err != nil {
 			return err
 		}
 	}
@@ -50,7 +50,7 @@ func (o *rotateOptions) RunFleet(ctx context.Context) error {
 
 	failed := 0
 	fmt.Fprintln(o.Out, "\nSummary:")
-	tw = tabwriter.NewWriter(o.Out, 10, 4, 3, ' ', 0)
+	tw = printer.NewTable(o.Out)
 	fmt.Fprintln(tw, "NAMESPACE\tCLUSTER\tRESULT")
 	for i, c := range todo {
 		res := "rotated and verified"

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"crypto/x509"
 	"fmt"
 	"os"
@@ -8,14 +9,16 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
 
 	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/printer"
 	"github.com/tkgcert/tkgcert/internal/report"
 	"github.com/tkgcert/tkgcert/internal/supervisor"
 )
 
-func newSupervisorCommand(streams Streams) *cobra.Command {
+func newSupervisorCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "supervisor",
 		Short: "The Supervisor's own certificates and vCenter's trust domain (VMCA)",
@@ -29,26 +32,24 @@ tkgcert reads and reports the vCenter side; it never changes anything in vCenter
 }
 
 type supervisorCheckOptions struct {
-	Streams
+	genericiooptions.IOStreams
 	flags *genericclioptions.ConfigFlags
 
 	vcenters, endpoints, vmcaRootFiles []string
 	noDiscover                         bool
-	output, warnS, criticalS           string
+	print                              *printer.PrintFlags
+	thresholds                         thresholdFlags
 	parallel                           int
 	timeout                            time.Duration
 	sshKeyFile                         string
 	ssh                                sshFlags
 
-	roots    []*x509.Certificate
-	sshKey   []byte
-	format   report.Format
-	warn     time.Duration
-	critical time.Duration
+	roots  []*x509.Certificate
+	sshKey []byte
 }
 
-func newSupervisorCheckCommand(streams Streams) *cobra.Command {
-	o := &supervisorCheckOptions{Streams: streams}
+func newSupervisorCheckCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &supervisorCheckOptions{IOStreams: streams, print: printer.NewPrintFlags(printer.Table, printer.JSON, printer.YAML)}
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Read every Supervisor, ESXi and vCenter certificate and classify it by trust domain",
@@ -100,7 +101,10 @@ Exit codes, as tkgcert check:
 			if err := o.Complete(); err != nil {
 				return err
 			}
-			return o.Run(cmd)
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
 		},
 	}
 	o.flags = genericclioptions.NewConfigFlags(true)
@@ -112,9 +116,8 @@ Exit codes, as tkgcert check:
 	f.StringArrayVar(&o.endpoints, "endpoint", nil, "Another TLS endpoint to read, HOST:PORT; repeatable")
 	f.StringArrayVar(&o.vmcaRootFiles, "vmca-root", nil, "PEM file with vCenter's VMCA root certificate(s) to verify chains against; repeatable")
 	f.BoolVar(&o.noDiscover, "no-discover", false, "Do not contact the Supervisor: read only --vcenter and --endpoint")
-	f.StringVarP(&o.output, "output", "o", "table", "Output format: table, json or yaml")
-	f.StringVar(&o.warnS, "warn", "30d", "Warn about certificates expiring within this time")
-	f.StringVar(&o.criticalS, "critical", "7d", "Critical for certificates expiring within this time")
+	o.print.AddFlags(cmd)
+	o.thresholds.add(cmd)
 	f.IntVar(&o.parallel, "parallel", inventory.DefaultParallel, "Endpoints read at the same time")
 	f.DurationVar(&o.timeout, "tls-timeout", 10*time.Second, "Timeout of each TLS handshake")
 	f.StringVar(&o.sshKeyFile, "ssh-key", "", "PEM private key to read the Supervisor control-plane nodes' certificate files over SSH (default: not read)")
@@ -128,12 +131,26 @@ Exit codes, as tkgcert check:
 	return cmd
 }
 
+// Complete parses the thresholds and reads the key and root files.
 func (o *supervisorCheckOptions) Complete() error {
-	var err error
-	if o.format, err = report.ParseFormat(o.output); err != nil {
+	if err := o.thresholds.complete(); err != nil {
 		return err
 	}
-	if o.warn, o.critical, err = thresholds(o.warnS, o.criticalS); err != nil {
+	if o.sshKeyFile != "" && !o.noDiscover {
+		b, err := os.ReadFile(o.sshKeyFile)
+		if err != nil {
+			return fmt.Errorf("--ssh-key: %w", err)
+		}
+		o.sshKey = b
+	}
+	var err error
+	o.roots, err = vmcaRoots(o.vmcaRootFiles)
+	return err
+}
+
+// Validate checks that the flags agree.
+func (o *supervisorCheckOptions) Validate() error {
+	if err := o.print.Validate(); err != nil {
 		return err
 	}
 	if o.parallel < 1 {
@@ -142,18 +159,10 @@ func (o *supervisorCheckOptions) Complete() error {
 	if o.noDiscover && len(o.vcenters)+len(o.endpoints) == 0 {
 		return fmt.Errorf("--no-discover leaves nothing to read: name endpoints with --vcenter HOST or --endpoint HOST:PORT")
 	}
-	if o.sshKeyFile != "" {
-		if o.noDiscover {
-			return fmt.Errorf("--ssh-key reads the control-plane nodes the Supervisor lists: it does not combine with --no-discover")
-		}
-		b, err := os.ReadFile(o.sshKeyFile)
-		if err != nil {
-			return fmt.Errorf("--ssh-key: %w", err)
-		}
-		o.sshKey = b
+	if o.sshKeyFile != "" && o.noDiscover {
+		return fmt.Errorf("--ssh-key reads the control-plane nodes the Supervisor lists: it does not combine with --no-discover")
 	}
-	o.roots, err = vmcaRoots(o.vmcaRootFiles)
-	return err
+	return nil
 }
 
 // vmcaRoots reads the --vmca-root files.
@@ -173,7 +182,8 @@ func vmcaRoots(files []string) ([]*x509.Certificate, error) {
 	return roots, nil
 }
 
-func (o *supervisorCheckOptions) Run(cmd *cobra.Command) error {
+// Run reads every endpoint and prints the report.
+func (o *supervisorCheckOptions) Run(ctx context.Context) error {
 	var cfg *rest.Config
 	if !o.noDiscover {
 		var err error
@@ -186,7 +196,7 @@ func (o *supervisorCheckOptions) Run(cmd *cobra.Command) error {
 		return err
 	}
 	system, _ := x509.SystemCertPool() // nil on error: public CAs then show as unknown
-	rep, err := inventory.RunSupervisor(cmd.Context(), cfg, supervisor.Options{
+	rep, err := inventory.RunSupervisor(ctx, cfg, supervisor.Options{
 		Discover: !o.noDiscover, VCenters: o.vcenters, Endpoints: o.endpoints, VMCARoots: o.roots,
 		SystemRoots: system, Parallel: o.parallel, Timeout: o.timeout, SSHKey: o.sshKey, SSH: sshOpts,
 	})
@@ -196,15 +206,13 @@ func (o *supervisorCheckOptions) Run(cmd *cobra.Command) error {
 	for _, w := range rep.Supervisor.Warnings {
 		fmt.Fprintf(o.ErrOut, "warning: %s\n", w)
 	}
-	v := inventory.Evaluate(rep, o.warn, o.critical)
-	if o.format == report.Table {
-		if err := report.SupervisorTable(o.Out, rep, v, rep.GeneratedAt, report.Style{Color: isTerminal(o.Out)}); err != nil {
-			return err
-		}
-	} else if err := report.Document(o.Out, o.format, rep); err != nil {
+	v := inventory.Evaluate(rep, o.thresholds.warn, o.thresholds.critical)
+	if err := o.print.Print(o.Out, rep, func() error {
+		return report.SupervisorTable(o.Out, rep, v, rep.GeneratedAt, report.Style{Color: isTerminal(o.Out)})
+	}); err != nil {
 		return err
 	}
-	if v.Errors > 0 && o.format != report.Table {
+	if v.Errors > 0 && !o.print.Human() {
 		fmt.Fprintf(o.ErrOut, "%d errors; see the errors fields of the report\n", v.Errors)
 	}
 	if v.Code != inventory.ExitOK {

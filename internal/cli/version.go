@@ -1,19 +1,20 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/tkgcert/tkgcert/internal/capi"
+	"github.com/tkgcert/tkgcert/internal/printer"
 	"github.com/tkgcert/tkgcert/internal/version"
 )
 
 type versionOptions struct {
-	Streams
-	output string
+	genericiooptions.IOStreams
+	print *printer.PrintFlags
 }
 
 // versionInfo is what `tkgcert version -o json` prints.
@@ -25,8 +26,8 @@ type versionInfo struct {
 	ClusterAPIAPI []string `json:"clusterAPIVersions"`
 }
 
-func newVersionCommand(streams Streams) *cobra.Command {
-	o := &versionOptions{Streams: streams}
+func newVersionCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &versionOptions{IOStreams: streams, print: printer.NewPrintFlags(printer.Text, printer.JSON)}
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the tkgcert version",
@@ -40,17 +41,14 @@ func newVersionCommand(streams Streams) *cobra.Command {
 			return o.Run()
 		},
 	}
-	cmd.Flags().StringVarP(&o.output, "output", "o", "", "Output format: empty for text, or json")
+	o.print.AddFlags(cmd)
 	return cmd
 }
 
-func (o *versionOptions) Validate() error {
-	if o.output != "" && o.output != "json" {
-		return fmt.Errorf("unknown output format %q: use json, or omit -o for text", o.output)
-	}
-	return nil
-}
+// Validate checks -o.
+func (o *versionOptions) Validate() error { return o.print.Validate() }
 
+// Run prints the version.
 func (o *versionOptions) Run() error {
 	info := versionInfo{
 		Version:    version.Get(),
@@ -61,12 +59,9 @@ func (o *versionOptions) Run() error {
 	for _, v := range capi.Versions {
 		info.ClusterAPIAPI = append(info.ClusterAPIAPI, string(v))
 	}
-	if o.output == "json" {
-		enc := json.NewEncoder(o.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(info)
-	}
-	_, err := fmt.Fprintf(o.Out, "tkgcert %s (%s, %s)\nCluster API %s, API versions %v\n",
-		info.Version, info.GoVersion, info.Platform, info.ClusterAPI, info.ClusterAPIAPI)
-	return err
+	return o.print.Print(o.Out, info, func() error {
+		_, err := fmt.Fprintf(o.Out, "tkgcert %s (%s, %s)\nCluster API %s, API versions %v\n",
+			info.Version, info.GoVersion, info.Platform, info.ClusterAPI, info.ClusterAPIAPI)
+		return err
+	})
 }

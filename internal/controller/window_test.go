@@ -91,3 +91,78 @@ func TestParseWindowRefusesBadInput(t *testing.T) {
 		}
 	}
 }
+
+// Around a daylight-saving change the window keeps its wall-clock times:
+// in spring the skipped hour shortens it, in autumn the repeated hour
+// lengthens it, and Next always returns a time inside the window.
+func TestWindowAcrossDaylightSavingChanges(t *testing.T) {
+	// 2026: Europe switches on the last Sundays of March (29th) and October
+	// (25th) at 01:00 UTC; New York on March 8th at 07:00 UTC and
+	// November 1st at 06:00 UTC.
+	for _, tc := range []struct {
+		spec     string
+		inside   []string
+		outside  []string
+		saturday string // the day before the change, at noon UTC
+		opens    string
+	}{
+		{"Sun 02:00-04:00 Europe/Berlin",
+			[]string{"2026-03-29T01:00:00Z", "2026-03-29T01:59:00Z"}, // 03:00-03:59 CEST
+			[]string{"2026-03-29T00:59:00Z", "2026-03-29T02:00:00Z"}, // 01:59 CET, 04:00 CEST
+			"2026-03-28T12:00:00Z", "2026-03-29T01:00:00Z"}, // 02:00 CET does not exist: 03:00 CEST
+		{"Sun 02:00-04:00 Europe/Berlin",
+			[]string{"2026-10-25T01:00:00Z", "2026-10-25T02:59:00Z"}, // 02:00-03:59 CET
+			[]string{"2026-10-25T03:00:00Z", "2026-10-24T23:59:00Z"}, // 04:00 CET, 01:59 CEST
+			"2026-10-24T12:00:00Z", ""},
+		{"Sun 01:00-03:00 America/New_York",
+			[]string{"2026-03-08T06:00:00Z", "2026-03-08T06:59:00Z"}, // 01:00-01:59 EST
+			[]string{"2026-03-08T05:59:00Z", "2026-03-08T07:00:00Z"}, // 00:59 EST, 03:00 EDT
+			"2026-03-07T12:00:00Z", "2026-03-08T06:00:00Z"},
+		{"Sun 01:00-03:00 America/New_York",
+			[]string{"2026-11-01T06:00:00Z", "2026-11-01T07:59:00Z"}, // 01:00 EST (second), 02:59 EST
+			[]string{"2026-11-01T08:00:00Z", "2026-11-01T04:59:00Z"}, // 03:00 EST, 00:59 EDT
+			"2026-10-31T12:00:00Z", ""},
+		{"Sat 23:00-03:00 America/New_York", // past midnight, into the change
+			[]string{"2026-03-08T04:00:00Z", "2026-03-08T06:59:00Z"}, // 23:00 EST Sat, 01:59 EST Sun
+			[]string{"2026-03-08T03:59:00Z", "2026-03-08T07:00:00Z"}, // 22:59 EST, 03:00 EDT
+			"2026-03-07T12:00:00Z", "2026-03-08T04:00:00Z"},
+	} {
+		w, err := ParseWindow(tc.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range tc.inside {
+			if !w.Contains(at(s)) {
+				t.Errorf("%q does not contain %s", tc.spec, s)
+			}
+		}
+		for _, s := range tc.outside {
+			if w.Contains(at(s)) {
+				t.Errorf("%q contains %s", tc.spec, s)
+			}
+		}
+		if tc.opens != "" {
+			if got := w.Next(at(tc.saturday)); !got.Equal(at(tc.opens)) {
+				t.Errorf("%q: Next(%s) = %s, want %s", tc.spec, tc.saturday, got.UTC().Format(time.RFC3339), tc.opens)
+			}
+		}
+		// Every 10 minutes over the two days around the change: Next is
+		// never earlier, is inside the window, is the time itself when the
+		// window is open, and the window was closed a minute before it
+		// opens.
+		start := at(tc.saturday).Add(-12 * time.Hour)
+		for now := start; now.Before(start.Add(48 * time.Hour)); now = now.Add(10 * time.Minute) {
+			next := w.Next(now)
+			switch {
+			case next.Before(now) || next.Sub(now) > 8*24*time.Hour:
+				t.Fatalf("%q: Next(%s) = %s", tc.spec, now.Format(time.RFC3339), next.Format(time.RFC3339))
+			case !w.Contains(next):
+				t.Fatalf("%q: Next(%s) = %s is not inside the window", tc.spec, now.Format(time.RFC3339), next.Format(time.RFC3339))
+			case w.Contains(now) && !next.Equal(now):
+				t.Fatalf("%q: open at %s, but Next says %s", tc.spec, now.Format(time.RFC3339), next.Format(time.RFC3339))
+			case !w.Contains(now) && w.Contains(next.Add(-time.Minute)) && next.Sub(now) >= time.Minute:
+				t.Fatalf("%q: Next(%s) = %s, but the window was already open a minute earlier", tc.spec, now.Format(time.RFC3339), next.Format(time.RFC3339))
+			}
+		}
+	}
+}

@@ -7,11 +7,16 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/pager"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tkgcert/tkgcert/internal/capi"
@@ -183,58 +188,68 @@ func (r *Reader) Client() client.Client { return r.c }
 // whole fleet of decoded objects at once.
 var pageSize int64 = 500
 
+// listBackoff spaces the restarts of a list the API server cut short.
+var listBackoff = wait.Backoff{Steps: 4, Duration: 2 * time.Second, Factor: 2, Jitter: 0.1}
+
 // each calls fn for every object of kind in namespace ("" for all), page by
 // page. A busy API server may answer a page with a timeout (its watch cache
 // behind the continue token's resource version) or expire the token: the
 // list starts over, a few times, with fn's results reset by reset.
 func (r *Reader) each(ctx context.Context, group, kind, namespace string, sel labels.Selector, reset func(), fn func(*unstructured.Unstructured)) error {
-	var err error
-	for attempt := range 4 {
-		if attempt > 0 {
-			reset()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Duration(attempt) * 2 * time.Second):
-			}
-		}
-		if err = r.eachOnce(ctx, group, kind, namespace, sel, fn); err == nil || !(apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsResourceExpired(err) || apierrors.IsGone(err) || apierrors.IsTooManyRequests(err)) {
-			return err
-		}
+	attempt := 0
+	retriable := func(err error) bool {
+		return ctx.Err() == nil && (apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsResourceExpired(err) || apierrors.IsGone(err) || apierrors.IsTooManyRequests(err))
 	}
-	return err
+	err := retry.OnError(listBackoff, retriable, func() error {
+		if attempt++; attempt > 1 {
+			reset()
+		}
+		return r.eachOnce(ctx, group, kind, namespace, sel, fn)
+	})
+	if err != nil {
+		where := "all namespaces"
+		if namespace != "" {
+			where = "namespace " + namespace
+		}
+		return fmt.Errorf("listing %s in %s: %w", kind, where, err)
+	}
+	return nil
 }
 
+// eachOnce lists kind once, in pages of pageSize: each page is converted by
+// fn before the next is read (no page is buffered ahead), and an expired
+// continue token fails the list rather than falling back to one unpaged list.
 func (r *Reader) eachOnce(ctx context.Context, group, kind, namespace string, sel labels.Selector, fn func(*unstructured.Unstructured)) error {
-	cont := ""
-	for {
+	p := pager.New(pager.SimplePageFunc(func(opts metav1.ListOptions) (runtime.Object, error) {
 		l := &unstructured.UnstructuredList{}
 		l.SetAPIVersion(group + "/" + string(r.version))
 		l.SetKind(kind + "List")
-		opts := []client.ListOption{client.Limit(pageSize)}
+		lo := []client.ListOption{client.Limit(opts.Limit)}
 		if namespace != "" {
-			opts = append(opts, client.InNamespace(namespace))
+			lo = append(lo, client.InNamespace(namespace))
 		}
-		if cont != "" {
-			opts = append(opts, client.Continue(cont))
+		if opts.Continue != "" {
+			lo = append(lo, client.Continue(opts.Continue))
 		}
 		if sel != nil {
-			opts = append(opts, client.MatchingLabelsSelector{Selector: sel})
+			lo = append(lo, client.MatchingLabelsSelector{Selector: sel})
 		}
-		if err := r.c.List(ctx, l, opts...); err != nil {
-			where := "all namespaces"
-			if namespace != "" {
-				where = "namespace " + namespace
-			}
-			return fmt.Errorf("listing %s in %s: %w", kind, where, err)
+		if err := r.c.List(ctx, l, lo...); err != nil {
+			return nil, err
 		}
-		for i := range l.Items {
-			fn(&l.Items[i])
+		return l, nil
+	}))
+	p.PageSize = pageSize
+	p.PageBufferSize = 0
+	p.FullListIfExpired = false
+	return p.EachListItem(ctx, metav1.ListOptions{}, func(obj runtime.Object) error {
+		u, ok := obj.(*unstructured.Unstructured)
+		if !ok {
+			return fmt.Errorf("listing %s: unexpected item %T", kind, obj)
 		}
-		if cont = l.GetContinue(); cont == "" {
-			return nil
-		}
-	}
+		fn(u)
+		return nil
+	})
 }
 
 // Clusters lists the clusters in namespace ("" for all), optionally only

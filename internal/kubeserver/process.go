@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // process is a child server process whose output goes to a log file.
@@ -92,23 +94,24 @@ func (p *process) logTail(lines int) string {
 
 // waitReady calls probe until it succeeds, the process exits, or ctx ends.
 func (p *process) waitReady(ctx context.Context, probe func(context.Context) error) error {
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
 	var last error
-	for {
-		if err := probe(ctx); err == nil {
-			return nil
-		} else {
-			last = err
+	exited := errors.New("exited")
+	err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		if last = probe(ctx); last == nil {
+			return true, nil
 		}
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited before becoming ready (%v); last log lines:\n%s", p.name, p.waitErr, p.logTail(20))
-		case <-ctx.Done():
-			return fmt.Errorf("%s did not become ready: %w (last probe: %v); last log lines:\n%s", p.name, ctx.Err(), last, p.logTail(20))
-		case <-tick.C:
+		if p.exited() {
+			return false, exited
 		}
+		return false, nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, exited):
+		return fmt.Errorf("%s exited before becoming ready (%v); last log lines:\n%s", p.name, p.waitErr, p.logTail(20))
 	}
+	return fmt.Errorf("%s did not become ready: %w (last probe: %v); last log lines:\n%s", p.name, ctx.Err(), last, p.logTail(20))
 }
 
 // addressInUse reports whether a failed start was caused by a port taken

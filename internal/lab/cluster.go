@@ -165,14 +165,28 @@ func (c *cluster) nextNodeIP() (net.IP, error) {
 
 // create writes the cluster's objects and secrets to the Supervisor.
 func (c *cluster) create(ctx context.Context) error {
-	a := c.lab.api
 	sshPrivatePEM, err := c.sshPrivateKeyPEM()
 	if err != nil {
 		return err
 	}
-	ns := c.spec.Namespace
-	labels := map[string]string{clusterNameLabel: c.spec.Name}
+	if err := c.createCluster(ctx); err != nil {
+		return err
+	}
+	if err := c.createKCP(ctx); err != nil {
+		return err
+	}
+	if c.lab.o.Workers > 0 {
+		if err := c.createMachineDeployment(ctx); err != nil {
+			return err
+		}
+	}
+	return c.createSecrets(ctx, sshPrivatePEM)
+}
 
+// createCluster creates the Cluster object.
+func (c *cluster) createCluster(ctx context.Context) error {
+	a := c.lab.api
+	ns := c.spec.Namespace
 	cl := newObject(a.apiVersion(clusterGroup), "Cluster", ns, c.spec.Name)
 	cl.SetLabels(map[string]string{"tkg.tanzu.vmware.com/cluster-name": c.spec.Name})
 	spec := obj{
@@ -190,8 +204,14 @@ func (c *cluster) create(ctx context.Context) error {
 		return err
 	}
 	c.clusterUID = cl.GetUID()
-	clusterOwner := ownerRef(a.apiVersion(clusterGroup), "Cluster", c.spec.Name, c.clusterUID, false)
+	return nil
+}
 
+// createKCP creates the KubeadmControlPlane, owned by the Cluster.
+func (c *cluster) createKCP(ctx context.Context) error {
+	a := c.lab.api
+	ns := c.spec.Namespace
+	labels := map[string]string{clusterNameLabel: c.spec.Name}
 	kcp := newObject(a.apiVersion(controlPlaneGroup), "KubeadmControlPlane", ns, c.kcpName)
 	kcp.SetLabels(labels)
 	kcp.Object["metadata"].(obj)["ownerReferences"] = []any{ownerRef(a.apiVersion(clusterGroup), "Cluster", c.spec.Name, c.clusterUID, true)}
@@ -219,14 +239,14 @@ func (c *cluster) create(ctx context.Context) error {
 		return err
 	}
 	c.kcpUID = kcp.GetUID()
+	return nil
+}
 
-	if c.lab.o.Workers > 0 {
-		if err := c.createMachineDeployment(ctx); err != nil {
-			return err
-		}
-	}
-
-	// Secrets, as Cluster API (CAs, kubeconfig) and TKG (SSH key) keep them.
+// createSecrets creates the cluster's secrets, as Cluster API (CAs,
+// kubeconfig) and TKG (SSH key) keep them, owned by the Cluster.
+func (c *cluster) createSecrets(ctx context.Context, sshPrivatePEM []byte) error {
+	ns := c.spec.Namespace
+	labels := map[string]string{clusterNameLabel: c.spec.Name}
 	secrets, err := c.cas.Secrets(ns, c.spec.Name)
 	if err != nil {
 		return err
@@ -245,7 +265,7 @@ func (c *cluster) create(ctx context.Context) error {
 	})
 	for _, s := range secrets {
 		s.OwnerReferences = []metav1.OwnerReference{{
-			APIVersion: clusterOwner["apiVersion"].(string), Kind: "Cluster", Name: c.spec.Name, UID: c.clusterUID,
+			APIVersion: c.lab.api.apiVersion(clusterGroup), Kind: "Cluster", Name: c.spec.Name, UID: c.clusterUID,
 		}}
 		if err := c.lab.client.Create(ctx, s); err != nil {
 			return fmt.Errorf("creating secret %s/%s: %w", ns, s.Name, err)
@@ -446,132 +466,160 @@ func (c *cluster) updateStatuses(ctx context.Context, kcpT, mdT triggers) error 
 	if err := c.refreshUpToDate(ctx, kcpT, mdT, now); err != nil {
 		return err
 	}
-	cp := c.sortedMachines(controlPlane)
-	var total, ready, upToDate int
-	for _, m := range cp {
-		total++
-		if m.phase == phaseRunning {
-			ready++
-		}
-		if m.phase != phaseDeleting && !c.outdated(m, kcpT, now) {
-			upToDate++
-		}
-	}
-	desired := kcpT.replicas
-	rollingOut := upToDate < total || total != desired
-	initialized := ready > 0
-	kcpStatus := obj{
-		"replicas":      int64(total),
-		"readyReplicas": int64(ready),
-		"version":       c.lab.o.KubernetesVersion,
-		"selector":      clusterNameLabel + "=" + c.spec.Name + "," + controlPlaneLabel,
-	}
-	if a.beta1() {
-		kcpStatus["updatedReplicas"] = int64(upToDate)
-		kcpStatus["unavailableReplicas"] = int64(total - ready)
-		kcpStatus["initialized"] = initialized
-		kcpStatus["ready"] = ready > 0
-		kcpStatus["conditions"] = []any{
-			a.condition("Ready", ready == total && !rollingOut, "RollingUpdateInProgress", "", now),
-			a.condition("Available", initialized, "WaitingForKubeadmInit", "", now),
-			a.condition("CertificatesAvailable", true, "", "", now),
-			a.condition("ControlPlaneComponentsHealthy", ready == total, "ControlPlaneComponentsUnhealthy", "", now),
-			a.condition("EtcdClusterHealthy", ready == total, "EtcdClusterUnhealthy", "", now),
-			a.condition("MachinesCreated", true, "", "", now),
-			a.condition("MachinesReady", ready == total, "", "", now),
-			a.condition("MachinesSpecUpToDate", !rollingOut, "RollingUpdateInProgress", fmt.Sprintf("Rolling %d replicas with outdated spec (%d replicas up to date)", total-upToDate, upToDate), now),
-			a.condition("Resized", total == desired, "ScalingUp", "", now),
-		}
-	} else {
-		kcpStatus["availableReplicas"] = int64(ready)
-		kcpStatus["upToDateReplicas"] = int64(upToDate)
-		kcpStatus["initialization"] = obj{"controlPlaneInitialized": initialized}
-		kcpStatus["conditions"] = []any{
-			a.condition("Available", initialized, "", "", now),
-			a.condition("CertificatesAvailable", true, "", "", now),
-			a.condition("Initialized", initialized, "", "", now),
-			a.condition("EtcdClusterHealthy", ready == total, "", "", now),
-			a.condition("ControlPlaneComponentsHealthy", ready == total, "", "", now),
-			a.condition("MachinesReady", ready == total, "", "", now),
-			a.condition("MachinesUpToDate", upToDate == total, "", "", now),
-			a.condition("RollingOut", rollingOut, "", "", now),
-			a.condition("ScalingUp", total < desired, "", "", now),
-			a.condition("ScalingDown", total > desired, "", "", now),
-			a.condition("Remediating", false, "", "", now),
-			a.condition("Deleting", false, "", "", now),
-			a.condition("Paused", kcpT.paused, "", "", now),
-		}
-	}
+	cp := c.controlPlaneCounts(kcpT, now)
+	kcpStatus := c.kcpStatus(cp, kcpT, now)
 	if cur, err := c.getCached(ctx, "KubeadmControlPlane", c.kcpName); err == nil {
 		keepTransitionTimes(cur, kcpStatus)
 	}
 	if err := a.patchStatus(ctx, a.apiVersion(controlPlaneGroup), "KubeadmControlPlane", ns, c.kcpName, kcpStatus); err != nil {
 		return err
 	}
-
 	if c.lab.o.Workers > 0 {
-		ws := c.sortedMachines(worker)
-		var wTotal, wReady, wUpToDate int
-		for _, m := range ws {
-			wTotal++
-			if m.phase == phaseRunning {
-				wReady++
-			}
-			if m.phase != phaseDeleting && m.setName == c.msName && !c.outdated(m, mdT, now) {
-				wUpToDate++
-			}
-		}
-		phase := "Running"
-		if wTotal != mdT.replicas || wUpToDate < wTotal {
-			phase = "ScalingUp"
-			if wTotal > mdT.replicas {
-				phase = "ScalingDown"
-			}
-		}
-		mdStatus := obj{
-			"replicas":      int64(wTotal),
-			"readyReplicas": int64(wReady),
-			"phase":         phase,
-			"selector":      clusterNameLabel + "=" + c.spec.Name + "," + deploymentNameLabel + "=" + c.mdName,
-		}
-		if a.beta1() {
-			mdStatus["updatedReplicas"] = int64(wUpToDate)
-			mdStatus["availableReplicas"] = int64(wReady)
-			mdStatus["unavailableReplicas"] = int64(wTotal - wReady)
-		} else {
-			mdStatus["availableReplicas"] = int64(wReady)
-			mdStatus["upToDateReplicas"] = int64(wUpToDate)
-		}
-		if err := a.patchStatus(ctx, a.apiVersion(clusterGroup), "MachineDeployment", ns, c.mdName, mdStatus); err != nil {
+		if err := a.patchStatus(ctx, a.apiVersion(clusterGroup), "MachineDeployment", ns, c.mdName, c.mdStatus(mdT, now)); err != nil {
 			return err
 		}
 	}
-
-	clStatus := obj{"phase": "Provisioned"}
-	if a.beta1() {
-		clStatus["infrastructureReady"] = true
-		clStatus["controlPlaneReady"] = initialized
-		clStatus["conditions"] = []any{
-			a.condition("Ready", initialized, "", "", now),
-			a.condition("ControlPlaneInitialized", initialized, "", "", now),
-			a.condition("ControlPlaneReady", ready == total, "", "", now),
-			a.condition("InfrastructureReady", true, "", "", now),
-		}
-	} else {
-		clStatus["initialization"] = obj{"infrastructureProvisioned": true, "controlPlaneInitialized": initialized}
-		clStatus["controlPlane"] = obj{"desiredReplicas": int64(desired), "replicas": int64(total), "readyReplicas": int64(ready), "availableReplicas": int64(ready), "upToDateReplicas": int64(upToDate)}
-		clStatus["conditions"] = []any{
-			a.condition("Available", initialized, "", "", now),
-			a.condition("ControlPlaneInitialized", initialized, "", "", now),
-			a.condition("ControlPlaneAvailable", initialized, "", "", now),
-			a.condition("InfrastructureReady", true, "", "", now),
-			a.condition("RollingOut", rollingOut, "", "", now),
-		}
-	}
+	clStatus := c.clusterStatus(cp, now)
 	if cur, err := c.getCached(ctx, "Cluster", c.spec.Name); err == nil {
 		keepTransitionTimes(cur, clStatus)
 	}
 	return a.patchStatus(ctx, a.apiVersion(clusterGroup), "Cluster", ns, c.spec.Name, clStatus)
+}
+
+// cpCounts are the control plane's machines as the statuses count them.
+type cpCounts struct {
+	total, ready, upToDate, desired int
+	rollingOut, initialized         bool
+}
+
+func (c *cluster) controlPlaneCounts(kcpT triggers, now time.Time) cpCounts {
+	var cp cpCounts
+	for _, m := range c.sortedMachines(controlPlane) {
+		cp.total++
+		if m.phase == phaseRunning {
+			cp.ready++
+		}
+		if m.phase != phaseDeleting && !c.outdated(m, kcpT, now) {
+			cp.upToDate++
+		}
+	}
+	cp.desired = kcpT.replicas
+	cp.rollingOut = cp.upToDate < cp.total || cp.total != cp.desired
+	cp.initialized = cp.ready > 0
+	return cp
+}
+
+// kcpStatus is the KubeadmControlPlane's status in the served API version.
+func (c *cluster) kcpStatus(cp cpCounts, kcpT triggers, now time.Time) obj {
+	a := c.lab.api
+	kcpStatus := obj{
+		"replicas":      int64(cp.total),
+		"readyReplicas": int64(cp.ready),
+		"version":       c.lab.o.KubernetesVersion,
+		"selector":      clusterNameLabel + "=" + c.spec.Name + "," + controlPlaneLabel,
+	}
+	if a.beta1() {
+		kcpStatus["updatedReplicas"] = int64(cp.upToDate)
+		kcpStatus["unavailableReplicas"] = int64(cp.total - cp.ready)
+		kcpStatus["initialized"] = cp.initialized
+		kcpStatus["ready"] = cp.ready > 0
+		kcpStatus["conditions"] = []any{
+			a.condition("Ready", cp.ready == cp.total && !cp.rollingOut, "RollingUpdateInProgress", "", now),
+			a.condition("Available", cp.initialized, "WaitingForKubeadmInit", "", now),
+			a.condition("CertificatesAvailable", true, "", "", now),
+			a.condition("ControlPlaneComponentsHealthy", cp.ready == cp.total, "ControlPlaneComponentsUnhealthy", "", now),
+			a.condition("EtcdClusterHealthy", cp.ready == cp.total, "EtcdClusterUnhealthy", "", now),
+			a.condition("MachinesCreated", true, "", "", now),
+			a.condition("MachinesReady", cp.ready == cp.total, "", "", now),
+			a.condition("MachinesSpecUpToDate", !cp.rollingOut, "RollingUpdateInProgress", fmt.Sprintf("Rolling %d replicas with outdated spec (%d replicas up to date)", cp.total-cp.upToDate, cp.upToDate), now),
+			a.condition("Resized", cp.total == cp.desired, "ScalingUp", "", now),
+		}
+	} else {
+		kcpStatus["availableReplicas"] = int64(cp.ready)
+		kcpStatus["upToDateReplicas"] = int64(cp.upToDate)
+		kcpStatus["initialization"] = obj{"controlPlaneInitialized": cp.initialized}
+		kcpStatus["conditions"] = []any{
+			a.condition("Available", cp.initialized, "", "", now),
+			a.condition("CertificatesAvailable", true, "", "", now),
+			a.condition("Initialized", cp.initialized, "", "", now),
+			a.condition("EtcdClusterHealthy", cp.ready == cp.total, "", "", now),
+			a.condition("ControlPlaneComponentsHealthy", cp.ready == cp.total, "", "", now),
+			a.condition("MachinesReady", cp.ready == cp.total, "", "", now),
+			a.condition("MachinesUpToDate", cp.upToDate == cp.total, "", "", now),
+			a.condition("RollingOut", cp.rollingOut, "", "", now),
+			a.condition("ScalingUp", cp.total < cp.desired, "", "", now),
+			a.condition("ScalingDown", cp.total > cp.desired, "", "", now),
+			a.condition("Remediating", false, "", "", now),
+			a.condition("Deleting", false, "", "", now),
+			a.condition("Paused", kcpT.paused, "", "", now),
+		}
+	}
+	return kcpStatus
+}
+
+// mdStatus is the MachineDeployment's status in the served API version.
+func (c *cluster) mdStatus(mdT triggers, now time.Time) obj {
+	a := c.lab.api
+	ws := c.sortedMachines(worker)
+	var wTotal, wReady, wUpToDate int
+	for _, m := range ws {
+		wTotal++
+		if m.phase == phaseRunning {
+			wReady++
+		}
+		if m.phase != phaseDeleting && m.setName == c.msName && !c.outdated(m, mdT, now) {
+			wUpToDate++
+		}
+	}
+	phase := "Running"
+	if wTotal != mdT.replicas || wUpToDate < wTotal {
+		phase = "ScalingUp"
+		if wTotal > mdT.replicas {
+			phase = "ScalingDown"
+		}
+	}
+	mdStatus := obj{
+		"replicas":      int64(wTotal),
+		"readyReplicas": int64(wReady),
+		"phase":         phase,
+		"selector":      clusterNameLabel + "=" + c.spec.Name + "," + deploymentNameLabel + "=" + c.mdName,
+	}
+	if a.beta1() {
+		mdStatus["updatedReplicas"] = int64(wUpToDate)
+		mdStatus["availableReplicas"] = int64(wReady)
+		mdStatus["unavailableReplicas"] = int64(wTotal - wReady)
+	} else {
+		mdStatus["availableReplicas"] = int64(wReady)
+		mdStatus["upToDateReplicas"] = int64(wUpToDate)
+	}
+	return mdStatus
+}
+
+// clusterStatus is the Cluster's status in the served API version.
+func (c *cluster) clusterStatus(cp cpCounts, now time.Time) obj {
+	a := c.lab.api
+	clStatus := obj{"phase": "Provisioned"}
+	if a.beta1() {
+		clStatus["infrastructureReady"] = true
+		clStatus["controlPlaneReady"] = cp.initialized
+		clStatus["conditions"] = []any{
+			a.condition("Ready", cp.initialized, "", "", now),
+			a.condition("ControlPlaneInitialized", cp.initialized, "", "", now),
+			a.condition("ControlPlaneReady", cp.ready == cp.total, "", "", now),
+			a.condition("InfrastructureReady", true, "", "", now),
+		}
+	} else {
+		clStatus["initialization"] = obj{"infrastructureProvisioned": true, "controlPlaneInitialized": cp.initialized}
+		clStatus["controlPlane"] = obj{"desiredReplicas": int64(cp.desired), "replicas": int64(cp.total), "readyReplicas": int64(cp.ready), "availableReplicas": int64(cp.ready), "upToDateReplicas": int64(cp.upToDate)}
+		clStatus["conditions"] = []any{
+			a.condition("Available", cp.initialized, "", "", now),
+			a.condition("ControlPlaneInitialized", cp.initialized, "", "", now),
+			a.condition("ControlPlaneAvailable", cp.initialized, "", "", now),
+			a.condition("InfrastructureReady", true, "", "", now),
+			a.condition("RollingOut", cp.rollingOut, "", "", now),
+		}
+	}
+	return clStatus
 }
 
 // refreshUpToDate rewrites a machine's status when whether it is up to

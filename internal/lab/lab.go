@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"github.com/go-logr/logr"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/sync/errgroup"
 	"net"
 	"os"
 	"os/exec"
@@ -373,14 +374,9 @@ func (l *Lab) Close() {
 	l.wg.Wait()
 	var wg sync.WaitGroup
 	for _, c := range l.clusters {
-		if c == nil {
-			continue
+		if c != nil {
+			wg.Go(c.shutdown)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.shutdown()
-		}()
 	}
 	wg.Wait()
 	l.vsphere.close()
@@ -444,41 +440,20 @@ func (c *cluster) shutdown() {
 	c.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, n := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n.stop()
-		}()
+		wg.Go(n.stop)
 	}
 	wg.Wait()
 }
 
 // forEach runs fn for 0..n-1 with at most par at a time and returns the
-// first error.
+// first error; once ctx ends it starts no more.
 func forEach(ctx context.Context, n, par int, fn func(int) error) error {
-	if par < 1 {
-		par = 1
+	var g errgroup.Group
+	g.SetLimit(max(par, 1))
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		g.Go(func() error { return fn(i) })
 	}
-	sem := make(chan struct{}, par)
-	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		if ctx.Err() != nil {
-			break
-		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := fn(i); err != nil {
-				errs <- err
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	if err := g.Wait(); err != nil {
 		return err
 	}
 	return ctx.Err()

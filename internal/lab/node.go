@@ -54,9 +54,30 @@ func (c *cluster) startNode(ctx context.Context, m *machine, v pki.Validity, rot
 			n.stop()
 		}
 	}()
+	if err := c.writeDisk(n, m, v, rotateCerts); err != nil {
+		return nil, err
+	}
+	if err := c.startSSH(n); err != nil {
+		return nil, err
+	}
+	kubeletDir := filepath.Join(n.root, "var", "lib", "kubelet", "pki")
+	if err := n.listen(10250, netsim.FileCert(filepath.Join(kubeletDir, "kubelet.crt"), filepath.Join(kubeletDir, "kubelet.key"))); err != nil {
+		return nil, err
+	}
+	if m.role == controlPlane {
+		if err := c.startControlPlane(ctx, n); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+// writeDisk generates the node's PKI and kubelet files (and on control-plane
+// nodes the API server's static pod manifest) and writes them to a fresh disk.
+func (c *cluster) writeDisk(n *node, m *machine, v pki.Validity, rotateCerts bool) error {
 	opts := pki.NodeOptions{
 		NodeName:             m.name,
-		Addresses:            []net.IP{ip},
+		Addresses:            []net.IP{n.ip},
 		ControlPlaneEndpoint: c.endpoint(),
 		Validity:             v,
 		KeyAlgorithm:         c.alg,
@@ -64,107 +85,107 @@ func (c *cluster) startNode(ctx context.Context, m *machine, v pki.Validity, rot
 		Joined:               !m.init,
 	}
 	var files pki.Files
+	var err error
 	if m.role == controlPlane {
 		files, err = pki.ControlPlaneNode(c.cas, opts)
 	} else {
 		files, err = pki.WorkerNode(c.cas, opts)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("generating the PKI of node %s: %w", m.name, err)
+		return fmt.Errorf("generating the PKI of node %s: %w", m.name, err)
 	}
 	if m.role == controlPlane {
-		files[staticpod.ManifestPath] = pki.File{Data: staticpod.Manifest(ip.String(), c.lab.o.KubernetesVersion), Mode: 0o600}
+		files[staticpod.ManifestPath] = pki.File{Data: staticpod.Manifest(n.ip.String(), c.lab.o.KubernetesVersion), Mode: 0o600}
 	}
 	if err := os.RemoveAll(n.root); err != nil {
-		return nil, err
+		return err
 	}
 	if err := files.WriteTo(n.root); err != nil {
-		return nil, fmt.Errorf("writing the disk of node %s: %w", m.name, err)
+		return fmt.Errorf("writing the disk of node %s: %w", m.name, err)
 	}
+	return nil
+}
 
-	hostKey, err := ssh.NewSignerFromSigner(c.lab.hostKey(ip))
+// startSSH starts the node's SSH server with its host key.
+func (c *cluster) startSSH(n *node) error {
+	hostKey, err := ssh.NewSignerFromSigner(c.lab.hostKey(n.ip))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	n.hostKey = hostKey.PublicKey()
 	n.ssh, err = sshd.Start(sshd.Options{
-		Address:       net.JoinHostPort(ip.String(), strconv.Itoa(c.lab.o.SSHPort)),
+		Address:       net.JoinHostPort(n.ip.String(), strconv.Itoa(c.lab.o.SSHPort)),
 		HostKey:       hostKey,
 		User:          c.lab.o.SSHUser,
 		AuthorizedKey: c.sshPub,
-		Hostname:      m.name,
+		Hostname:      n.name,
 		Root:          n.root,
 		ScratchDir:    filepath.Join(c.lab.o.StateDir, "scratch"),
 		PathDirs:      []string{filepath.Dir(c.lab.bins.Kubeadm)},
-		Logger:        c.lab.o.Logger.With("node", m.name),
+		Logger:        c.lab.o.Logger.With("node", n.name),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("starting SSH on node %s (%s): %w", m.name, ip, err)
+		return fmt.Errorf("starting SSH on node %s (%s): %w", n.name, n.ip, err)
 	}
+	return nil
+}
 
+// listen serves src's certificate on the node's port.
+func (n *node) listen(port int, src netsim.CertSource) error {
+	e, err := netsim.ListenTLS(net.JoinHostPort(n.ip.String(), strconv.Itoa(port)), src)
+	if err != nil {
+		return fmt.Errorf("node %s: listening on %s:%d: %w", n.name, n.ip, port, err)
+	}
+	n.endpoints = append(n.endpoints, e)
+	return nil
+}
+
+// startControlPlane serves etcd's, the controller manager's and the
+// scheduler's certificates, and the API server: the real one on full
+// clusters, its certificate alone on light ones.
+func (c *cluster) startControlPlane(ctx context.Context, n *node) error {
 	pkiDir := filepath.Join(n.root, "etc", "kubernetes", "pki")
-	kubeletDir := filepath.Join(n.root, "var", "lib", "kubelet", "pki")
-	listen := func(port int, src netsim.CertSource) error {
-		e, err := netsim.ListenTLS(net.JoinHostPort(ip.String(), strconv.Itoa(port)), src)
+	for port, base := range map[int]string{2379: "etcd/server", 2380: "etcd/peer"} {
+		if err := n.listen(port, netsim.FileCert(filepath.Join(pkiDir, base+".crt"), filepath.Join(pkiDir, base+".key"))); err != nil {
+			return err
+		}
+	}
+	// The controller manager and scheduler serve self-signed certificates
+	// they make in memory at start, as they do without --tls-cert-file.
+	for port, component := range map[int]string{10257: "kube-controller-manager", 10259: "kube-scheduler"} {
+		cert, err := selfSigned(component, n.ip, c.lab.now())
 		if err != nil {
-			return fmt.Errorf("node %s: listening on %s:%d: %w", m.name, ip, port, err)
+			return err
 		}
-		n.endpoints = append(n.endpoints, e)
-		return nil
-	}
-	if err := listen(10250, netsim.FileCert(filepath.Join(kubeletDir, "kubelet.crt"), filepath.Join(kubeletDir, "kubelet.key"))); err != nil {
-		return nil, err
-	}
-	if m.role == controlPlane {
-		for port, base := range map[int]string{2379: "etcd/server", 2380: "etcd/peer"} {
-			if err := listen(port, netsim.FileCert(filepath.Join(pkiDir, base+".crt"), filepath.Join(pkiDir, base+".key"))); err != nil {
-				return nil, err
-			}
-		}
-		// The controller manager and scheduler serve self-signed certificates
-		// they make in memory at start, as they do without --tls-cert-file.
-		for port, component := range map[int]string{10257: "kube-controller-manager", 10259: "kube-scheduler"} {
-			cert, err := selfSigned(component, ip, c.lab.now())
-			if err != nil {
-				return nil, err
-			}
-			if err := listen(port, netsim.StaticCert(cert)); err != nil {
-				return nil, err
-			}
-		}
-		if c.full() {
-			n.apiserver = staticpod.New(staticpod.Options{
-				NodeName:    m.name,
-				Root:        n.root,
-				Binary:      c.lab.bins.KubeAPIServer,
-				LogDir:      filepath.Join(c.dir, "logs"),
-				EtcdServers: c.lab.server.Etcd.Endpoint,
-				EtcdPrefix:  "/clusters/" + c.spec.Namespace + "/" + c.spec.Name,
-				Address:     ip.String(),
-				Logger:      c.lab.o.Logger,
-			})
-			if err := os.MkdirAll(filepath.Join(c.dir, "logs"), 0o755); err != nil {
-				return nil, err
-			}
-			if err := n.apiserver.SyncOnce(ctx); err != nil {
-				return nil, err
-			}
-			runCtx, cancel := context.WithCancel(context.Background())
-			n.cancel = cancel
-			n.wg.Add(1)
-			go func() {
-				defer n.wg.Done()
-				n.apiserver.Run(runCtx)
-			}()
-		} else {
-			// Light clusters have no API server; port 6443 still presents
-			// the node's serving certificate for TLS-based checks.
-			if err := listen(6443, netsim.FileCert(filepath.Join(pkiDir, "apiserver.crt"), filepath.Join(pkiDir, "apiserver.key"))); err != nil {
-				return nil, err
-			}
+		if err := n.listen(port, netsim.StaticCert(cert)); err != nil {
+			return err
 		}
 	}
-	return n, nil
+	if !c.full() {
+		// Light clusters have no API server; port 6443 still presents
+		// the node's serving certificate for TLS-based checks.
+		return n.listen(6443, netsim.FileCert(filepath.Join(pkiDir, "apiserver.crt"), filepath.Join(pkiDir, "apiserver.key")))
+	}
+	n.apiserver = staticpod.New(staticpod.Options{
+		NodeName:    n.name,
+		Root:        n.root,
+		Binary:      c.lab.bins.KubeAPIServer,
+		LogDir:      filepath.Join(c.dir, "logs"),
+		EtcdServers: c.lab.server.Etcd.Endpoint,
+		EtcdPrefix:  "/clusters/" + c.spec.Namespace + "/" + c.spec.Name,
+		Address:     n.ip.String(),
+		Logger:      c.lab.o.Logger,
+	})
+	if err := os.MkdirAll(filepath.Join(c.dir, "logs"), 0o755); err != nil {
+		return err
+	}
+	if err := n.apiserver.SyncOnce(ctx); err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	n.wg.Go(func() { n.apiserver.Run(runCtx) })
+	return nil
 }
 
 // apiServerAddr is where the node's API server listens, when it has one.

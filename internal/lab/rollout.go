@@ -44,16 +44,21 @@ func (c *cluster) run(ctx context.Context) {
 			next = time.Second
 		}
 		var timer <-chan time.Time
+		var t *time.Timer
 		if next > 0 {
-			t := time.NewTimer(next)
+			t = time.NewTimer(next)
 			timer = t.C
-			defer t.Stop()
 		}
 		select {
 		case <-ctx.Done():
-			return
 		case <-c.wake:
 		case <-timer:
+		}
+		if t != nil {
+			t.Stop() // not deferred: this loop runs as long as the lab
+		}
+		if ctx.Err() != nil {
+			return
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -299,20 +300,50 @@ func rolloutNow() string {
 	return fmt.Sprintf(`{"spec":{"rolloutAfter":%q}}`, time.Now().UTC().Format(time.RFC3339))
 }
 
-// eventually polls cond; the bound is a liveness guard, not a performance claim.
+// eventually polls cond until it holds; the bound is a liveness guard, not
+// a performance claim.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
+		return cond(), nil
+	}); err != nil {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 
+// consistently checks cond every 200ms for d and fails as soon as it does
+// not hold: the lab had d to do what it must not.
+func consistently(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, d, true, func(context.Context) (bool, error) {
+		return !cond(), nil
+	})
+	if err == nil {
+		t.Fatalf("%s no longer holds", what)
+	}
+	if !wait.Interrupted(err) {
+		t.Fatal(err)
+	}
+}
+
+// afterCreation waits until a rolloutAfter of now, which has second
+// precision, is later than the creation of every control-plane machine
+// of cluster: a rollout then replaces them all.
+func afterCreation(t *testing.T, cluster string) {
+	t.Helper()
+	var latest time.Time
+	for _, m := range machines(t, cluster, true) {
+		if c := m.GetCreationTimestamp().Time; c.After(latest) {
+			latest = c
+		}
+	}
+	eventually(t, "a second after the machines' creation", func() bool {
+		return time.Now().Truncate(time.Second).After(latest)
+	})
+}
+
 func TestStuckMachineNeverLeavesProvisioning(t *testing.T) {
-	time.Sleep(1100 * time.Millisecond) // rolloutAfter has second precision: be after the machines' creation
+	afterCreation(t, "stuck")
 	patchKCP(t, "stuck", rolloutNow())
 	var fresh unstructured.Unstructured
 	eventually(t, "a new machine", func() bool {
@@ -324,12 +355,16 @@ func TestStuckMachineNeverLeavesProvisioning(t *testing.T) {
 		}
 		return false
 	})
-	time.Sleep(3 * time.Second) // three times the provision delay
-	for _, m := range machines(t, "stuck", true) {
-		if m.GetName() == fresh.GetName() && (str(m, "status", "phase") != "Provisioning" || str(m, "status", "nodeRef", "name") != "" || str(m, "spec", "providerID") != "") {
-			t.Errorf("stuck machine %s: phase %q nodeRef %q providerID %q", m.GetName(), str(m, "status", "phase"), str(m, "status", "nodeRef", "name"), str(m, "spec", "providerID"))
+	// Three times the provision delay, the stuck machine stays as it was.
+	consistently(t, "the stuck machine provisioning", 3*time.Second, func() bool {
+		for _, m := range machines(t, "stuck", true) {
+			if m.GetName() == fresh.GetName() && (str(m, "status", "phase") != "Provisioning" || str(m, "status", "nodeRef", "name") != "" || str(m, "spec", "providerID") != "") {
+				t.Logf("stuck machine %s: phase %q nodeRef %q providerID %q", m.GetName(), str(m, "status", "phase"), str(m, "status", "nodeRef", "name"), str(m, "spec", "providerID"))
+				return false
+			}
 		}
-	}
+		return true
+	})
 	if n := len(machines(t, "stuck", true)); n != 4 {
 		t.Errorf("%d control-plane machines, want 4 (3 old, 1 stuck)", n)
 	}
@@ -346,13 +381,16 @@ func TestPausedKCPDoesNotRollOut(t *testing.T) {
 	if _, ok := kcp.GetAnnotations()["cluster.x-k8s.io/paused"]; !ok {
 		t.Fatal("the paused KCP has no cluster.x-k8s.io/paused annotation")
 	}
-	time.Sleep(1100 * time.Millisecond)
+	afterCreation(t, "paused")
 	patchKCP(t, "paused", rolloutNow())
-	time.Sleep(3 * time.Second)
-	after := machines(t, "paused", true)
-	if len(after) != len(before) {
-		t.Fatalf("paused cluster went from %d to %d control-plane machines", len(before), len(after))
-	}
+	// Three times the provision delay, no machine is added.
+	consistently(t, "the paused cluster keeping its machines", 3*time.Second, func() bool {
+		if after := machines(t, "paused", true); len(after) != len(before) {
+			t.Logf("paused cluster went from %d to %d control-plane machines", len(before), len(after))
+			return false
+		}
+		return true
+	})
 	// Unpausing lets the rollout through (the annotation key is removed).
 	patchKCP(t, "paused", `{"metadata":{"annotations":{"cluster.x-k8s.io/paused":null}}}`)
 	eventually(t, "the unpaused rollout to replace every machine", func() bool {

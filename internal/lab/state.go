@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // Files in a lab's state directory.
@@ -98,12 +101,10 @@ func Down(dir string, timeout time.Duration) error {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		return fmt.Errorf("stopping the lab (pid %d): %w", pid, err)
 	}
-	deadline := time.Now().Add(timeout)
-	for held(dir) {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the lab (pid %d) did not stop within %s", pid, timeout)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
+		return !held(dir), nil
+	}); err != nil {
+		return fmt.Errorf("the lab (pid %d) did not stop within %s", pid, timeout)
 	}
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
+
 	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/pki"
 	"github.com/tkgcert/tkgcert/internal/remote"
@@ -223,22 +225,16 @@ func (n *nodeRun) stopPods(ctx context.Context) error {
 		return nil
 	}
 	addr := net.JoinHostPort(n.plan.Address, "6443")
-	deadline := time.Now().Add(n.r.o.StaticPodWait)
-	for {
+	return poll(ctx, 200*time.Millisecond, n.r.o.StaticPodWait, func(context.Context) (bool, error) {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
-			return nil
+			return true, nil
 		}
 		c.Close()
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the API server on %s still answers %s after its manifest was moved out: is the kubelet running?", addr, n.r.o.StaticPodWait)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+		return false, nil
+	}, func() error {
+		return fmt.Errorf("the API server on %s still answers %s after its manifest was moved out: is the kubelet running?", addr, n.r.o.StaticPodWait)
+	})
 }
 
 // waitAPIServer waits until the node's API server presents want and, with
@@ -258,9 +254,8 @@ func (n *nodeRun) waitAPIServer(ctx context.Context, want *x509.Certificate, ans
 	if err != nil {
 		return err
 	}
-	deadline := time.Now().Add(timeout)
 	last := "nothing answered"
-	for {
+	return poll(ctx, 500*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
 		serial, err := servingSerial(ctx, addr)
 		switch {
 		case err != nil:
@@ -268,23 +263,33 @@ func (n *nodeRun) waitAPIServer(ctx context.Context, want *x509.Certificate, ans
 		case want != nil && serial != want.SerialNumber.String():
 			last = fmt.Sprintf("it serves certificate serial %s, not %s", serial, want.SerialNumber)
 		case !answer:
-			return nil
+			return true, nil
 		default:
 			_, err := cs.Discovery().RESTClient().Get().AbsPath("/livez/ping").DoRaw(ctx)
 			if err == nil {
-				return nil
+				return true, nil
 			}
 			last = "it serves the certificate but does not answer: " + err.Error()
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the API server on %s did not come back within %s (%s)", addr, timeout, last)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
+		return false, nil
+	}, func() error {
+		return fmt.Errorf("the API server on %s did not come back within %s (%s)", addr, timeout, last)
+	})
+}
+
+// poll calls done at once and then every interval until it reports true.
+// After timeout it returns timedOut's error; when ctx ends, ctx's error.
+func poll(ctx context.Context, interval, timeout time.Duration, done wait.ConditionWithContextFunc, timedOut func() error) error {
+	err := wait.PollUntilContextTimeout(ctx, interval, timeout, true, done)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case wait.Interrupted(err):
+		return timedOut()
 	}
+	return err
 }
 
 // servingSerial reads the serial of the certificate served at addr.

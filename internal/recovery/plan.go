@@ -5,12 +5,13 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"text/tabwriter"
+
 	"time"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/printer"
 )
 
 // NodePlan is what recovery does on one node.
@@ -137,7 +138,7 @@ func (n NodePlan) Action() string {
 // WritePlan prints the plan as a table.
 func WritePlan(w io.Writer, p Plan) error {
 	fmt.Fprintf(w, "Recovery plan for %s/%s (one node at a time, in this order):\n", p.Namespace, p.Cluster)
-	tw := tabwriter.NewWriter(w, 10, 4, 3, ' ', 0)
+	tw := printer.NewTable(w)
 	fmt.Fprintln(tw, "NODE\tROLE\tEXPIRED\tACTION")
 	for _, n := range p.Nodes {
 		exp := "-"

@@ -326,20 +326,15 @@ func (r *run) waitReads(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for {
-			_, err := cs.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("every control-plane node was renewed, but the API server on node %s (%s) does not answer reads after %s: %v; "+
-					"check etcd on the control-plane nodes (its peers must all run with renewed certificates); the backups are on the nodes", n.Name, n.Address, r.o.NodeTimeout, err)
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Second):
-			}
+		var last error
+		if err := poll(ctx, time.Second, time.Until(deadline), func(ctx context.Context) (bool, error) {
+			_, last = cs.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
+			return last == nil, nil
+		}, func() error {
+			return fmt.Errorf("every control-plane node was renewed, but the API server on node %s (%s) does not answer reads after %s: %v; "+
+				"check etcd on the control-plane nodes (its peers must all run with renewed certificates); the backups are on the nodes", n.Name, n.Address, r.o.NodeTimeout, last)
+		}); err != nil {
+			return err
 		}
 	}
 	return nil

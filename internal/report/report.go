@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"sigs.k8s.io/yaml"
@@ -13,6 +12,7 @@ import (
 	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/printer"
 	"github.com/tkgcert/tkgcert/internal/supervisor"
 	"github.com/tkgcert/tkgcert/internal/trust"
 )
@@ -81,7 +81,7 @@ func CheckTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now time.
 		}
 		fmt.Fprintln(w, ")")
 		fmt.Fprintln(w)
-		tw := tabwriter.NewWriter(w, 10, 4, 3, ' ', 0)
+		tw := printer.NewTable(w)
 		fmt.Fprintln(tw, "SUPERVISOR SECRET\tCERTIFICATE\tEXPIRES\tRESIDUAL TIME")
 		for _, c := range cl.CertificateAuthorities {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", names.SecretName(cl.Name, c.Name), c.Name, date(c), residual(c, now))
@@ -144,7 +144,7 @@ func Summary(w io.Writer, v inventory.Verdict, s Style) error {
 		seen[k] = true
 		rows = append(rows, row{f: f, worst: f.Status})
 	}
-	tw := tabwriter.NewWriter(w, 10, 4, 3, ' ', 0)
+	tw := printer.NewTable(w)
 	fmt.Fprintln(tw, "NAMESPACE\tCLUSTER\tEARLIEST EXPIRY\tRESIDUAL TIME\tCERTIFICATE\tWHERE\tSTATUS")
 	for _, r := range rows {
 		where := "Supervisor secret"
@@ -218,7 +218,7 @@ func endpointTable(w io.Writer, sup *supervisor.Report, v inventory.Verdict, now
 			status[f.Endpoint] = f.Status
 		}
 	}
-	tw := tabwriter.NewWriter(w, 10, 4, 3, ' ', 0)
+	tw := printer.NewTable(w)
 	fmt.Fprintln(tw, "NAME\tROLE\tENDPOINT\tCERTIFICATE\tEXPIRES\tRESIDUAL TIME\tTRUST DOMAIN\tISSUER/CA\tCHAIN\tSANS\tSTATUS")
 	for i := range sup.Endpoints {
 		ep := &sup.Endpoints[i]

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"text/tabwriter"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,6 +18,7 @@ import (
 	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/printer"
 )
 
 // KubeletWarnWithin is how close to expiry a kubelet client certificate may
@@ -204,7 +204,7 @@ func KubeconfigWorks(ctx context.Context, c client.Client, namespace, cluster st
 
 // WriteTable prints the before/after comparison.
 func WriteTable(w io.Writer, v Verification) error {
-	tw := tabwriter.NewWriter(w, 10, 4, 3, ' ', 0)
+	tw := printer.NewTable(w)
 	fmt.Fprintln(tw, "CERTIFICATE\tBEFORE\tAFTER\tRENEWED")
 	for _, r := range v.Rows {
 		ok := "yes"

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/tkgcert/tkgcert/internal/capi"
 )
 
@@ -24,27 +26,26 @@ func Main(m *testing.M, versions ...capi.APIVersion) int {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	started := make([]*Environment, len(versions))
-	errs := make([]error, len(versions))
-	var wg sync.WaitGroup
+	g, gctx := errgroup.WithContext(ctx)
 	for i, v := range versions {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			started[i], errs[i] = Start(ctx, Options{CAPIVersion: v})
-		}()
+		g.Go(func() error {
+			var err error
+			if started[i], err = Start(gctx, Options{CAPIVersion: v}); err != nil {
+				return fmt.Errorf("starting the %s environment: %w", v, err)
+			}
+			return nil
+		})
 	}
-	wg.Wait()
+	err := g.Wait()
 	stopAll := func() {
 		for _, e := range started {
 			e.Stop()
 		}
 	}
-	for i, err := range errs {
-		if err != nil {
-			stopAll()
-			fmt.Fprintf(os.Stderr, "testenv: starting the %s environment: %v\n", versions[i], err)
-			return 1
-		}
+	if err != nil {
+		stopAll()
+		fmt.Fprintf(os.Stderr, "testenv: %v\n", err)
+		return 1
 	}
 	mu.Lock()
 	for i, v := range versions {
