@@ -40,7 +40,8 @@ kubectl's flags and also works as a kubectl plugin (kubectl tkgcert ...).
   tkgcert recover -n NAMESPACE CLUSTER         renew expired certificates in place, then rotate
   tkgcert controller                           rotate automatically before expiry, with metrics
   tkgcert supervisor check --vcenter HOST      Supervisor, ESXi and vCenter certificates (VMCA)
-  tkgcert lab up                               a simulated Supervisor to try it on`,
+
+To try it on a simulated Supervisor, start one with tkgcert-lab up (make demo).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -51,7 +52,7 @@ kubectl's flags and also works as a kubectl plugin (kubectl tkgcert ...).
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	root.AddCommand(newVersionCommand(streams), newClustersCommand(streams), newCheckCommand(streams), newRotateCommand(streams), newRecoverCommand(streams),
-		newKubeletCommand(streams), newControllerCommand(streams), newSupervisorCommand(streams), newLabCommand(streams))
+		newKubeletCommand(streams), newControllerCommand(streams), newSupervisorCommand(streams))
 	return root
 }
 
