@@ -45,8 +45,9 @@ $(BIN)/etcd: $(TOOL_DEPS)
 capi-crds: ## Fetch Cluster API's module (its CRDs) into the Go module cache
 	@cd /tmp && $(GO) mod download sigs.k8s.io/cluster-api@$(CAPI_VERSION)
 
-build: ## Build bin/tkgcert
+build: ## Build bin/tkgcert and bin/tkgcert-lab
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/tkgcert ./cmd/tkgcert
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/tkgcert-lab ./cmd/tkgcert-lab
 
 test: tools lint ## Build the tools, lint, and run all tests with -race
 	$(GO) test $(GO_TEST_FLAGS) ./...

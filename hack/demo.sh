@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 state="$PWD/.tkgcert-lab"
 tkgcert="$PWD/bin/tkgcert"
 
-"$tkgcert" lab up --state-dir "$state" --bin-dir "$PWD/bin" \
+"$PWD/bin/tkgcert-lab" up --state-dir "$state" --bin-dir "$PWD/bin" \
   --cluster tkg-cluster-ns/tkg-cluster \
   --cluster prod/legacy:expired,light \
   --cluster prod/billing:expiring,light &

@@ -9,9 +9,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
-// Streams is kubectl's IOStreams under its former name, for the lab
-// command until it moves out of this package.
-type Streams = genericiooptions.IOStreams
 
 // ExitError carries a specific exit code (for example check's threshold codes)
 // from a command to Execute; Message, when set, is printed as the error.
@@ -37,7 +34,8 @@ kubectl's flags and also works as a kubectl plugin (kubectl tkgcert ...).
   tkgcert recover -n NAMESPACE CLUSTER         renew expired certificates in place, then rotate
   tkgcert controller                           rotate automatically before expiry, with metrics
   tkgcert supervisor check --vcenter HOST      Supervisor, ESXi and vCenter certificates (VMCA)
-  tkgcert lab up                               a simulated Supervisor to try it on`,
+
+To try it on a simulated Supervisor, start one with tkgcert-lab up (make demo).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -48,7 +46,7 @@ kubectl's flags and also works as a kubectl plugin (kubectl tkgcert ...).
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	root.AddCommand(newVersionCommand(streams), newClustersCommand(streams), newCheckCommand(streams), newRotateCommand(streams), newRecoverCommand(streams),
-		newKubeletCommand(streams), newControllerCommand(streams), newSupervisorCommand(streams), newLabCommand(streams))
+		newKubeletCommand(streams), newControllerCommand(streams), newSupervisorCommand(streams))
 	return root
 }
 

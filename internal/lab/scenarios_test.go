@@ -457,7 +457,7 @@ func TestStateDirLock(t *testing.T) {
 	}
 	defer lock.Release()
 	_, err = lab.LockStateDir(dir)
-	if err == nil || !strings.Contains(err.Error(), "already running") || !strings.Contains(err.Error(), "lab down") {
+	if err == nil || !strings.Contains(err.Error(), "already running") || !strings.Contains(err.Error(), "tkgcert-lab down") {
 		t.Fatalf("second lock: %v, want an error saying a lab runs and how to stop it", err)
 	}
 	if err := lab.Down(t.TempDir(), time.Second); err == nil || !strings.Contains(err.Error(), "no lab is running") {

@@ -48,7 +48,7 @@ func LockStateDir(dir string) (*StateLock, error) {
 			if b, err := os.ReadFile(filepath.Join(dir, pidFile)); err == nil {
 				pid = strings.TrimSpace(string(b))
 			}
-			return nil, fmt.Errorf("a lab is already running in %s (pid %s): stop it with `tkgcert lab down --state-dir %s`, or use another --state-dir", dir, pid, dir)
+			return nil, fmt.Errorf("a lab is already running in %s (pid %s): stop it with `tkgcert-lab down --state-dir %s`, or use another --state-dir", dir, pid, dir)
 		}
 		return nil, fmt.Errorf("locking %s: %w", dir, err)
 	}

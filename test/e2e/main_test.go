@@ -16,8 +16,9 @@ import (
 )
 
 var (
-	tkgcert string // the binary under test
-	binDir  string // the repository's bin/ with kube-apiserver, etcd, kubeadm
+	tkgcert    string // the binary under test
+	tkgcertLab string // the lab's command, which starts the world the tests run against
+	binDir     string // the repository's bin/ with kube-apiserver, etcd, kubeadm
 )
 
 func TestMain(m *testing.M) {
@@ -43,16 +44,19 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	tkgcert = filepath.Join(dir, "tkgcert")
-	build := exec.Command("go", "build", "-o", tkgcert, "github.com/tkgcert/tkgcert/cmd/tkgcert")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building tkgcert:", err)
-		return 1
+	tkgcertLab = filepath.Join(dir, "tkgcert-lab")
+	for bin, pkg := range map[string]string{tkgcert: "cmd/tkgcert", tkgcertLab: "cmd/tkgcert-lab"} {
+		build := exec.Command("go", "build", "-o", bin, "github.com/tkgcert/tkgcert/"+pkg)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n", filepath.Base(bin), err)
+			return 1
+		}
 	}
 	return m.Run()
 }
 
-// labProcess is a `tkgcert lab up` running for one test.
+// labProcess is a `tkgcert-lab up` running for one test.
 type labProcess struct {
 	stateDir string
 	cmd      *exec.Cmd
@@ -60,7 +64,7 @@ type labProcess struct {
 	stderr   *os.File
 }
 
-// startLab runs `tkgcert lab up` with args and waits for its ready file.
+// startLab runs `tkgcert-lab up` with args and waits for its ready file.
 func startLab(t *testing.T, args ...string) *labProcess {
 	t.Helper()
 	state := t.TempDir()
@@ -68,8 +72,8 @@ func startLab(t *testing.T, args ...string) *labProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args = append([]string{"lab", "up", "--state-dir", state, "--bin-dir", binDir}, args...)
-	cmd := exec.Command(tkgcert, args...)
+	args = append([]string{"up", "--state-dir", state, "--bin-dir", binDir}, args...)
+	cmd := exec.Command(tkgcertLab, args...)
 	cmd.Stderr = errFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -86,11 +90,11 @@ func startLab(t *testing.T, args ...string) *labProcess {
 		select {
 		case err := <-p.done:
 			p.done <- err
-			t.Fatalf("tkgcert lab up exited before ready: %v\n%s", err, p.log())
+			t.Fatalf("tkgcert-lab up exited before ready: %v\n%s", err, p.log())
 		case <-time.After(200 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("tkgcert lab up not ready:\n%s", p.log())
+			t.Fatalf("tkgcert-lab up not ready:\n%s", p.log())
 		}
 	}
 }
@@ -102,23 +106,23 @@ func (p *labProcess) log() string {
 
 func (p *labProcess) kubeconfig() string { return filepath.Join(p.stateDir, "supervisor.kubeconfig") }
 
-// stop ends the lab with `tkgcert lab down`, as a user would.
+// stop ends the lab with `tkgcert-lab down`, as a user would.
 func (p *labProcess) stop(t *testing.T) {
 	select {
 	case <-p.done:
 		return
 	default:
 	}
-	out, err := exec.Command(tkgcert, "lab", "down", "--state-dir", p.stateDir).CombinedOutput()
+	out, err := exec.Command(tkgcertLab, "down", "--state-dir", p.stateDir).CombinedOutput()
 	if err != nil {
-		t.Errorf("tkgcert lab down: %v\n%s", err, out)
+		t.Errorf("tkgcert-lab down: %v\n%s", err, out)
 		_ = p.cmd.Process.Kill()
 	}
 	select {
 	case <-p.done:
 	case <-time.After(2 * time.Minute):
 		_ = p.cmd.Process.Kill()
-		t.Errorf("the lab did not exit after lab down")
+		t.Errorf("the lab did not exit after tkgcert-lab down")
 	}
 	p.stderr.Close()
 	os.Remove(p.stderr.Name())

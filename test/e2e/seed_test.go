@@ -96,7 +96,7 @@ func machineNames(t *testing.T, sh *shell, selector string) []string {
 	return names
 }
 
-// TestSeedProcedure types the seed's steps 2–8 against `tkgcert lab up`
+// TestSeedProcedure types the seed's steps 2–8 against `tkgcert-lab up`
 // with the real kubectl, ssh and kubeadm, for the v1beta1 world of the seed
 // and its v1beta2 equivalent.
 func TestSeedProcedure(t *testing.T) {

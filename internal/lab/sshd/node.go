@@ -48,7 +48,7 @@ PATH=/usr/sbin:/usr/bin:/sbin:/bin
 t=$1 root=$2 name=$3 mode=$4
 shift 4
 fail() {
-	echo "tkgcert lab: preparing node $name: $*" >&2
+	echo "tkgcert-lab: preparing node $name: $*" >&2
 	exit 255
 }
 

@@ -1,4 +1,4 @@
-package cli
+package labcmd
 
 import (
 	"fmt"
@@ -9,30 +9,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/tkgcert/tkgcert/internal/capi"
 	"github.com/tkgcert/tkgcert/internal/lab"
 )
 
-func newLabCommand(streams Streams) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "lab",
-		Short: "Run a local, simulated Supervisor with TKG clusters",
-		Long: `The lab simulates a vSphere Supervisor with TKG Service clusters on this machine,
-from real parts: a real kube-apiserver and etcd serving Cluster API's CRDs, a real
-kube-apiserver per control-plane node with its own kubeadm PKI, and a real SSH server
-per node whose sessions see the node's /etc/kubernetes with the real kubeadm on PATH.
-It is a simulation of the vendor side, for demos and tests: no vSphere is involved.
-
-It needs root (per-node loopback addresses, private mount namespaces) and the
-binaries that ` + "`make tools`" + ` builds.`,
-	}
-	cmd.AddCommand(newLabUpCommand(streams), newLabDownCommand(streams))
-	return cmd
-}
-
-type labUpOptions struct {
-	Streams
+type upOptions struct {
+	genericiooptions.IOStreams
 	stateDir, binDir, capiVersion string
 	clusters                      []string
 	generate, cpReplicas, workers int
@@ -44,12 +28,12 @@ type labUpOptions struct {
 	parsed lab.Options
 }
 
-func newLabUpCommand(streams Streams) *cobra.Command {
-	o := &labUpOptions{Streams: streams}
+func newUpCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &upOptions{IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Start the lab in the foreground until interrupted",
-		Long: `Start the lab and keep it running until SIGINT or SIGTERM (or ` + "`tkgcert lab down`" + `).
+		Long: `Start the lab and keep it running until SIGINT or SIGTERM (or ` + "`tkgcert-lab down`" + `).
 When the world is ready it writes <state-dir>/supervisor.kubeconfig (context
 kubernetes-admin@kubernetes) and then <state-dir>/ready.
 
@@ -70,17 +54,17 @@ Supervisor API holds their Node objects, and <state-dir>/vsphere-endpoints.json 
 The control-plane VMs accept root over SSH with <state-dir>/supervisor-ssh.key.
 --vmca-expiring and --foreign-ca take the lab's names vcenter, supervisor-N and esxi-N.`,
 		Example: `  # The seed's world: tkg-cluster-ns/tkg-cluster, 3 control-plane nodes, 1 worker
-  sudo tkgcert lab up
+  sudo tkgcert-lab up
 
   # Current Cluster API (v1beta2) with several scenarios
-  tkgcert lab up --capi-version v1beta2 \
+  tkgcert-lab up --capi-version v1beta2 \
     --cluster tkg-cluster-ns/tkg-cluster --cluster prod/old:expired --cluster prod/soon:expiring
 
   # A fleet for scale runs: 100 light clusters (no workload API server) and fast rollouts
-  tkgcert lab up --generate 100 --provision-delay 0
+  tkgcert-lab up --generate 100 --provision-delay 0
 
   # The Supervisor side with an expiring ESXi certificate and a vCenter from a foreign CA
-  tkgcert lab up --vmca-expiring esxi-1 --foreign-ca vcenter
+  tkgcert-lab up --vmca-expiring esxi-1 --foreign-ca vcenter
 
   # Then, from another shell
   export KUBECONFIG=.tkgcert-lab/supervisor.kubeconfig
@@ -113,7 +97,7 @@ The control-plane VMs accept root over SSH with <state-dir>/supervisor-ssh.key.
 	return cmd
 }
 
-func (o *labUpOptions) Complete() error {
+func (o *upOptions) Complete() error {
 	v, err := capi.ParseAPIVersion(o.capiVersion)
 	if err != nil {
 		return err
@@ -154,7 +138,7 @@ func (o *labUpOptions) Complete() error {
 	return nil
 }
 
-func (o *labUpOptions) Run(cmd *cobra.Command) error {
+func (o *upOptions) Run(cmd *cobra.Command) error {
 	ctx := cmd.Context()
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("the lab needs root: it binds per-node loopback addresses and uses private mount namespaces for node shells")
@@ -189,7 +173,7 @@ func (o *labUpOptions) Run(cmd *cobra.Command) error {
   tkgcert clusters -A
   tkgcert check -n %s %s
 
-Stop it with Ctrl-C or: tkgcert lab down --state-dir %s
+Stop it with Ctrl-C or: tkgcert-lab down --state-dir %s
 `, time.Since(start).Round(100*time.Millisecond), kc, first.Namespace, first.Namespace, first.Name, o.stateDir)
 	if eps := l.VSphereEndpoints(); len(eps) > 0 {
 		fmt.Fprintf(o.Out, "\nSupervisor side (a lab VMCA; endpoints in %s):\n", filepath.Join(o.parsed.StateDir, lab.VSphereEndpointsFile))
@@ -206,30 +190,4 @@ Stop it with Ctrl-C or: tkgcert lab down --state-dir %s
 	<-ctx.Done()
 	fmt.Fprintln(o.ErrOut, "Stopping the lab ...")
 	return nil
-}
-
-type labDownOptions struct {
-	Streams
-	stateDir string
-	timeout  time.Duration
-}
-
-func newLabDownCommand(streams Streams) *cobra.Command {
-	o := &labDownOptions{Streams: streams}
-	cmd := &cobra.Command{
-		Use:     "down",
-		Short:   "Stop the lab running in a state directory",
-		Example: "  tkgcert lab down\n  tkgcert lab down --state-dir /tmp/lab",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := lab.Down(o.stateDir, o.timeout); err != nil {
-				return err
-			}
-			fmt.Fprintf(o.Out, "Lab in %s stopped\n", o.stateDir)
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&o.stateDir, "state-dir", ".tkgcert-lab", "State directory of the running lab")
-	cmd.Flags().DurationVar(&o.timeout, "timeout", 2*time.Minute, "How long to wait for the lab to stop")
-	return cmd
 }
