@@ -9,7 +9,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
-
 // ExitError carries a specific exit code (for example check's threshold codes)
 // from a command to Execute; Message, when set, is printed as the error.
 type ExitError struct {
