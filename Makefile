@@ -55,10 +55,12 @@ IMAGE_OUT       ?= $(BIN)/image
 IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 REVISION        ?= $(shell git rev-parse HEAD 2>/dev/null)
+# The image's CA bundle: Debian's ca-certificates package on the build machine.
+CA_BUNDLE       ?= /etc/ssl/certs/ca-certificates.crt
 
 image: ## Build the controller image (OCI layout and oci-archive in bin/image) without a container engine
 	cd hack/image && SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run . -repo $(CURDIR) -out $(abspath $(IMAGE_OUT)) \
-	  -version $(VERSION) -revision $(REVISION) -platforms $(IMAGE_PLATFORMS)
+	  -version $(VERSION) -revision $(REVISION) -platforms $(IMAGE_PLATFORMS) -ca-bundle $(CA_BUNDLE)
 
 test: tools lint ## Build the tools, lint, and run all tests with -race
 	$(GO) test $(GO_TEST_FLAGS) ./...
