@@ -55,7 +55,7 @@ func (f *Forbidden) record(req *http.Request) {
 	f.logged[key] = true
 	f.mu.Unlock()
 	if first {
-		f.log.Error(fmt.Errorf("%s", a), "Permission missing; carrying on without it (add the rule to the controller's Role, see config/rbac)",
+		f.log.Error(fmt.Errorf("%s", a), "Refused by the API server (403); carrying on without it",
 			"resource", a.Resource, "verb", a.Verb, "namespace", a.Namespace)
 	}
 }

@@ -90,7 +90,7 @@ func TestNamespaceScoped(t *testing.T) {
 			t.Errorf("the controller looked at other/three:\n%s", p.log())
 		}
 		if _, ok := p.metric("tkgcert_api_forbidden_total"); ok {
-			t.Errorf("forbidden requests with config/namespaced:\n%s", p.log())
+			t.Errorf("requests refused with config/namespaced:\n%s", p.log())
 		}
 		p.stop()
 	})
