@@ -22,7 +22,7 @@ LDFLAGS := -X github.com/tkgcert/tkgcert/internal/version.Version=$(VERSION)
 TOOL_DEPS := $(TOOLS_MOD)/go.mod $(TOOLS_MOD)/go.sum
 GO_TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all tools build test unit lint fmt clean help
+.PHONY: all tools build image test unit lint fmt clean help
 
 all: build
 
@@ -48,6 +48,20 @@ capi-crds: ## Fetch Cluster API's module (its CRDs) into the Go module cache
 build: ## Build bin/tkgcert and bin/tkgcert-lab
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/tkgcert ./cmd/tkgcert
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/tkgcert-lab ./cmd/tkgcert-lab
+
+# The image: reproducible, from the commit (its time stamps every file). Push
+# with `crane push $(IMAGE_OUT)/oci REGISTRY/tkgcert:TAG` or
+# `skopeo copy oci-archive:$(IMAGE_OUT)/tkgcert.oci.tar docker://REGISTRY/tkgcert:TAG`.
+IMAGE_OUT       ?= $(BIN)/image
+IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+REVISION        ?= $(shell git rev-parse HEAD 2>/dev/null)
+# The image's CA bundle: Debian's ca-certificates package on the build machine.
+CA_BUNDLE       ?= /etc/ssl/certs/ca-certificates.crt
+
+image: ## Build the controller image (OCI layout and oci-archive in bin/image) without a container engine
+	cd hack/image && SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run . -repo $(CURDIR) -out $(abspath $(IMAGE_OUT)) \
+	  -version $(VERSION) -revision $(REVISION) -platforms $(IMAGE_PLATFORMS) -ca-bundle $(CA_BUNDLE)
 
 test: tools lint ## Build the tools, lint, and run all tests with -race
 	$(GO) test $(GO_TEST_FLAGS) ./...

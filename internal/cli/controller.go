@@ -3,12 +3,16 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/textlogger"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -85,6 +89,7 @@ rollout and never starts a second one.`,
 	o.kube.ClusterName = nil
 	o.kube.AddFlags(cmd.Flags())
 	o.ssh.add(cmd)
+	addNamespacesFlag(cmd, &o.opts.Namespaces)
 	f := cmd.Flags()
 	f.StringVarP(&o.selector, "selector", "l", "", "Only Clusters with these labels (e.g. env=prod)")
 	f.DurationVar(&o.opts.Resync, "resync", 4*time.Hour, "Time between two inventories of a cluster (plus up to 10% jitter)")
@@ -99,7 +104,7 @@ rollout and never starts a second one.`,
 	f.StringVar(&o.mgr.MetricsBindAddress, "metrics-bind-address", ":8080", `Address of /metrics ("0" disables it)`)
 	f.StringVar(&o.mgr.HealthProbeBindAddress, "health-probe-bind-address", ":8081", `Address of /healthz and /readyz ("0" disables them)`)
 	f.BoolVar(&o.mgr.LeaderElection, "leader-elect", true, "Elect a leader among replicas (a Lease in --leader-election-namespace)")
-	f.StringVar(&o.mgr.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader Lease (default: the pod's own namespace)")
+	f.StringVar(&o.mgr.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader Lease (default: the pod's own namespace; outside a pod, the kubeconfig context's namespace, or no leader election if it names none)")
 	f.DurationVar(&o.mgr.LeaseDuration, "leader-election-lease-duration", 0, "How long a lost leader's Lease blocks the others (default 15s)")
 	f.DurationVar(&o.mgr.RenewDeadline, "leader-election-renew-deadline", 0, "How long the leader retries renewing before giving up (default 10s)")
 	f.DurationVar(&o.mgr.RetryPeriod, "leader-election-retry-period", 0, "How often candidates try to acquire the Lease (default 2s)")
@@ -159,6 +164,9 @@ func (o *controllerOptions) Complete(cmd *cobra.Command) error {
 	if cmd.Flags().Changed("namespace") {
 		o.opts.Namespace = *o.kube.Namespace
 	}
+	if err := validateNamespaces(o.opts.Namespaces, false, cmd.Flags().Changed("namespace")); err != nil {
+		return err
+	}
 	logger := textlogger.NewLogger(textlogger.NewConfig(textlogger.Verbosity(o.verbose), textlogger.Output(o.ErrOut)))
 	klog.SetLogger(logger)
 	ctrllog.SetLogger(logger)
@@ -174,5 +182,80 @@ func (o *controllerOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("loading the Supervisor's kubeconfig: %w (point --kubeconfig or KUBECONFIG at it, or run in a pod)", err)
 	}
 	cfg.QPS, cfg.Burst = 200, 400
+	if err := o.leaderElection(); err != nil {
+		return err
+	}
+	if path := o.kubeconfigFile(); path != "" {
+		// Logins expire: a token refreshed in the file is used at the
+		// next rejected request, without a restart.
+		cfg.Wrap(controller.ReloadOnUnauthorized(cfg, func() (*rest.Config, error) {
+			c, err := o.freshKubeFlags().ToRESTConfig()
+			if err != nil {
+				return nil, err
+			}
+			c.QPS, c.Burst = cfg.QPS, cfg.Burst
+			return c, nil
+		}, o.opts.Log.WithName("kubeconfig").WithValues("file", path)))
+	}
 	return controller.Run(ctx, cfg, o.mgr, o.opts)
+}
+
+// serviceAccountNamespaceFile is where a pod finds its namespace (and
+// controller-runtime the leader election's).
+const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// leaderElection settles the Lease's namespace outside a pod: the
+// kubeconfig context's namespace, or no leader election if it names none.
+func (o *controllerOptions) leaderElection() error {
+	log := o.opts.Log
+	if !o.mgr.LeaderElection || o.mgr.LeaderElectionNamespace != "" {
+		return nil
+	}
+	if _, err := os.Stat(serviceAccountNamespaceFile); err == nil {
+		return nil // in a pod: its own namespace
+	}
+	raw, err := o.kube.ToRawKubeConfigLoader().RawConfig()
+	if err != nil {
+		return err
+	}
+	name := raw.CurrentContext
+	if o.kube.Context != nil && *o.kube.Context != "" {
+		name = *o.kube.Context
+	}
+	if c := raw.Contexts[name]; c != nil && c.Namespace != "" {
+		o.mgr.LeaderElectionNamespace = c.Namespace
+		log.Info("Not in a pod: leader election in the kubeconfig context's namespace", "context", name, "namespace", c.Namespace)
+		return nil
+	}
+	o.mgr.LeaderElection = false
+	log.Info("Not in a pod and the kubeconfig context names no namespace: leader election is off (run one replica, or set --leader-election-namespace)", "context", name)
+	return nil
+}
+
+// kubeconfigFile is the kubeconfig file in use ("" in a pod without one).
+func (o *controllerOptions) kubeconfigFile() string {
+	if o.kube.KubeConfig != nil && *o.kube.KubeConfig != "" {
+		return *o.kube.KubeConfig
+	}
+	for _, p := range filepath.SplitList(os.Getenv(clientcmd.RecommendedConfigPathEnvVar)) {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if _, err := os.Stat(clientcmd.RecommendedHomeFile); err == nil && os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		return clientcmd.RecommendedHomeFile
+	}
+	return ""
+}
+
+// freshKubeFlags are the kubeconfig flags as given, without the cached
+// kubeconfig: loading them reads the file again.
+func (o *controllerOptions) freshKubeFlags() *genericclioptions.ConfigFlags {
+	f := genericclioptions.NewConfigFlags(false)
+	k := o.kube
+	f.KubeConfig, f.Context, f.AuthInfoName, f.Namespace, f.APIServer = k.KubeConfig, k.Context, k.AuthInfoName, k.Namespace, k.APIServer
+	f.Impersonate, f.ImpersonateUID, f.ImpersonateGroup = k.Impersonate, k.ImpersonateUID, k.ImpersonateGroup
+	f.Insecure, f.CAFile, f.CertFile, f.KeyFile, f.BearerToken, f.TLSServerName = k.Insecure, k.CAFile, k.CertFile, k.KeyFile, k.BearerToken, k.TLSServerName
+	f.Username, f.Password, f.Timeout, f.DisableCompression = k.Username, k.Password, k.Timeout, k.DisableCompression
+	return f
 }

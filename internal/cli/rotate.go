@@ -113,7 +113,7 @@ func (o *rotateOptions) connect() (*rest.Config, string, *fleet.Reader, remote.O
 	if err != nil {
 		return nil, "", nil, remote.Options{}, err
 	}
-	r, err := fleet.NewReader(cfg)
+	r, err := o.kube.newReader(cfg)
 	if err != nil {
 		return nil, "", nil, remote.Options{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,8 @@ import (
 type Options struct {
 	// Namespace limits the scope ("" for every namespace).
 	Namespace string
+	// Namespaces limits the scope to several namespaces (with Namespace "").
+	Namespaces []string
 	// Selector limits the scope to Clusters with matching labels.
 	Selector labels.Selector
 	// Resync is the time between two inventories of a cluster (jittered by
@@ -132,6 +135,9 @@ func NewReconciler(cfg *rest.Config, metrics *Metrics, recorder events.EventReco
 	if err != nil {
 		return nil, err
 	}
+	if o.Namespace == "" {
+		r.SetNamespaces(o.Namespaces)
+	}
 	engine := &rollout.Rotation{Reader: r, Config: cfg, SSH: o.SSH, Source: o.Source, Parallel: o.Parallel, NodeTimeout: o.NodeTimeout,
 		Timeout: o.RolloutTimeout, FollowResync: o.FollowResync}
 	log := o.Log.WithName("controller")
@@ -165,6 +171,9 @@ func (c *Reconciler) forget(key string) {
 
 func (c *Reconciler) inScope(cl *fleet.Cluster) bool {
 	if c.o.Namespace != "" && cl.Namespace != c.o.Namespace {
+		return false
+	}
+	if c.o.Namespace == "" && len(c.o.Namespaces) > 0 && !slices.Contains(c.o.Namespaces, cl.Namespace) {
 		return false
 	}
 	return c.o.Selector == nil || c.o.Selector.Empty() || c.o.Selector.Matches(labels.Set(cl.Labels))
@@ -487,7 +496,7 @@ func (c *Reconciler) startRound(ctx context.Context, list func(ctx context.Conte
 	}
 	c.log.Info("Starting", "clusters", len(keys), "resync", c.o.Resync, "rotateBefore", c.o.Policy.RotateBefore,
 		"maintenanceWindow", windowString(c.o.Policy.Window), "maxConcurrentRotations", c.o.MaxConcurrentRotations,
-		"dryRun", c.o.DryRun, "namespace", c.o.Namespace, "clusterAPIVersion", c.reader.Version())
+		"dryRun", c.o.DryRun, "namespace", c.o.Namespace, "namespaces", c.o.Namespaces, "clusterAPIVersion", c.reader.Version())
 	c.round.listed(keys)
 	return nil
 }

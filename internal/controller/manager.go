@@ -58,6 +58,10 @@ type ManagerOptions struct {
 // Supervisor side.
 func Run(ctx context.Context, cfg *rest.Config, mo ManagerOptions, o Options) error {
 	o.defaults()
+	// A missing permission is counted and logged by resource and verb.
+	forbidden := NewForbidden(ctrlmetrics.Registry, o.Log.WithName("access"))
+	cfg = rest.CopyConfig(cfg)
+	cfg.Wrap(forbidden.Wrap)
 	scheme, err := capi.NewScheme()
 	if err != nil {
 		return err
@@ -78,8 +82,15 @@ func Run(ctx context.Context, cfg *rest.Config, mo ManagerOptions, o Options) er
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 	}
+	namespaces := o.Namespaces
 	if o.Namespace != "" {
-		opts.Cache.DefaultNamespaces = map[string]cache.Config{o.Namespace: {}}
+		namespaces = []string{o.Namespace}
+	}
+	if len(namespaces) > 0 {
+		opts.Cache.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range namespaces {
+			opts.Cache.DefaultNamespaces[ns] = cache.Config{}
+		}
 	}
 	for _, d := range []struct {
 		v   time.Duration
@@ -140,14 +151,20 @@ func Run(ctx context.Context, cfg *rest.Config, mo ManagerOptions, o Options) er
 		return r.startRound(ctx, func(ctx context.Context) ([]metav1.PartialObjectMetadata, error) {
 			l := &metav1.PartialObjectMetadataList{}
 			l.SetGroupVersionKind(schemaGVK("cluster.x-k8s.io/"+v, "ClusterList"))
-			var lo []client.ListOption
-			if o.Namespace != "" {
-				lo = append(lo, client.InNamespace(o.Namespace))
+			if len(namespaces) == 0 {
+				if err := apiReader.List(ctx, l); err != nil {
+					return nil, fmt.Errorf("listing the clusters: %w", err)
+				}
+				return l.Items, nil
 			}
-			if err := apiReader.List(ctx, l, lo...); err != nil {
-				return nil, fmt.Errorf("listing the clusters: %w", err)
+			var items []metav1.PartialObjectMetadata
+			for _, ns := range namespaces {
+				if err := apiReader.List(ctx, l, client.InNamespace(ns)); err != nil {
+					return nil, fmt.Errorf("listing the clusters in namespace %s: %w", ns, err)
+				}
+				items = append(items, l.Items...)
 			}
-			return l.Items, nil
+			return items, nil
 		})
 	})); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -149,9 +150,18 @@ func (c *Cluster) RolloutInProgress() bool {
 
 // Reader lists clusters from a Supervisor.
 type Reader struct {
-	c       client.Client
-	version capi.APIVersion
+	c          client.Client
+	version    capi.APIVersion
+	namespaces []string
 }
+
+// SetNamespaces limits "every namespace" to these: a list in all
+// namespaces ("") reads each of them in turn instead, for a user whose
+// rights are per namespace (as vSphere grants them).
+func (r *Reader) SetNamespaces(namespaces []string) { r.namespaces = namespaces }
+
+// Namespaces are the namespaces "every namespace" means (nil: all).
+func (r *Reader) Namespaces() []string { return r.namespaces }
 
 // NewReader detects the served Cluster API version and returns a Reader.
 func NewReader(cfg *rest.Config) (*Reader, error) {
@@ -196,6 +206,22 @@ var listBackoff = wait.Backoff{Steps: 4, Duration: 2 * time.Second, Factor: 2, J
 // behind the continue token's resource version) or expire the token: the
 // list starts over, a few times, with fn's results reset by reset.
 func (r *Reader) each(ctx context.Context, group, kind, namespace string, sel labels.Selector, reset func(), fn func(*unstructured.Unstructured)) error {
+	if namespace == "" && len(r.namespaces) > 0 {
+		// Each namespace in turn; a list restarted in one namespace
+		// starts them all over (fn's results are reset as a whole).
+		for pass := 1; ; pass++ {
+			restarted := false
+			for _, ns := range r.namespaces {
+				if err := r.each(ctx, group, kind, ns, sel, func() { restarted = true }, fn); err != nil {
+					return err
+				}
+			}
+			if !restarted || pass == listBackoff.Steps {
+				return nil
+			}
+			reset()
+		}
+	}
 	attempt := 0
 	retriable := func(err error) bool {
 		return ctx.Err() == nil && (apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsResourceExpired(err) || apierrors.IsGone(err) || apierrors.IsTooManyRequests(err))
@@ -210,6 +236,9 @@ func (r *Reader) each(ctx context.Context, group, kind, namespace string, sel la
 		where := "all namespaces"
 		if namespace != "" {
 			where = "namespace " + namespace
+		}
+		if namespace == "" && apierrors.IsForbidden(err) {
+			return &ForbiddenAllNamespacesError{Resource: strings.ToLower(kind) + "s." + group, Err: err}
 		}
 		return fmt.Errorf("listing %s in %s: %w", kind, where, err)
 	}
@@ -251,6 +280,20 @@ func (r *Reader) eachOnce(ctx context.Context, group, kind, namespace string, se
 		return nil
 	})
 }
+
+// ForbiddenAllNamespacesError is a list in all namespaces (-A) that the
+// user may not make: vSphere grants rights per vSphere Namespace.
+type ForbiddenAllNamespacesError struct {
+	Resource string // e.g. clusters.cluster.x-k8s.io
+	Err      error
+}
+
+func (e *ForbiddenAllNamespacesError) Error() string {
+	return fmt.Sprintf("forbidden: you may not list %s in all namespaces (-A needs the list verb cluster-wide, which vSphere grants only to Supervisor administrators); "+
+		"name the namespaces you have rights on with -n NAMESPACE or --namespaces a,b,c (%v)", e.Resource, e.Err)
+}
+
+func (e *ForbiddenAllNamespacesError) Unwrap() error { return e.Err }
 
 // Clusters lists the clusters in namespace ("" for all), optionally only
 // the named ones (an unknown name is an error), sorted by namespace/name.
