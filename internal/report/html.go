@@ -135,7 +135,7 @@ func HTML(w io.Writer, r *inventory.Report, v inventory.Verdict, o HTMLOptions) 
 		}
 		st := status[keyOf(l)]
 		row := htmlRow{Supervisor: l.Supervisor, Namespace: l.Namespace, Cluster: l.Cluster, Node: where(l),
-			Certificate: certificateName(l), CA: caName(l), Expires: date(c), Residual: residual(c, now),
+			Certificate: certificateName(l), CA: caName(l), Expires: date(c), Residual: pageResidual(c, now),
 			ResidualSeconds: c.ResidualSeconds, Status: string(st)}
 		p.Rows = append(p.Rows, row)
 		points = append(points, timelinePoint{Lane: laneOf(l), At: c.NotAfter, Status: string(st),
@@ -188,9 +188,15 @@ func HTML(w io.Writer, r *inventory.Report, v inventory.Verdict, o HTMLOptions) 
 			continue
 		}
 		seen[id] = true
+		// A cluster that could not be read whole is an error unless a
+		// certificate is near expiry: the exit code ranks them so.
+		st := string(f.Status)
+		if f.Status == inventory.StatusOK && clusterErrors[id] > 0 {
+			st = StatusError
+		}
 		p.Clusters = append(p.Clusters, htmlCluster{Supervisor: f.Supervisor, Namespace: f.Namespace, Name: f.Cluster,
 			Certificate: f.Certificate.Name, Where: where(f.Located), Expires: date(f.Certificate),
-			Residual: residual(f.Certificate, now), Status: string(f.Status), Errors: clusterErrors[id]})
+			Residual: pageResidual(f.Certificate, now), Status: st, Errors: clusterErrors[id]})
 	}
 	for _, cl := range r.Clusters {
 		if id := clusterID(cl.Supervisor, cl.Namespace, cl.Name); !seen[id] {
@@ -234,12 +240,12 @@ func ClustersHTML(w io.Writer, list *inventory.ClusterList, now time.Time, o HTM
 			counts[st]++
 			findings++
 			p.Rows = append(p.Rows, htmlRow{Supervisor: s.Supervisor, Namespace: s.Namespace, Cluster: s.Name,
-				Node: "Supervisor", Certificate: name, CA: ca, Expires: date(c), Residual: residual(c, now),
+				Node: "Supervisor", Certificate: name, CA: ca, Expires: date(c), Residual: pageResidual(c, now),
 				ResidualSeconds: c.ResidualSeconds, Status: st})
 			points = append(points, timelinePoint{Lane: lane, At: *at, Status: st, Label: name + ": " + date(c) + " (" + st + ")"})
 			if earliest.Expires == "-" || at.Before(earliestAt(earliest, now)) {
 				earliest.Certificate, earliest.Where, earliest.Expires, earliest.Residual, earliest.Status =
-					name, "Supervisor", date(c), residual(c, now), st
+					name, "Supervisor", date(c), pageResidual(c, now), st
 			}
 		}
 		add("earliest Machine certificate", "-", s.EarliestLeafExpiry)
@@ -258,6 +264,15 @@ func ClustersHTML(w io.Writer, list *inventory.ClusterList, now time.Time, o HTM
 	p.Timeline = newTimeline(points, now, o.Warn, o.Critical)
 	p.countStatuses()
 	return page.Execute(w, p)
+}
+
+// pageResidual is the time left in words, or how long ago the certificate
+// expired (kubeadm's tables say <invalid>).
+func pageResidual(c certs.Info, now time.Time) string {
+	if !c.NotAfter.IsZero() && !c.NotAfter.After(now) {
+		return "expired " + certs.ResidualTime(now.Sub(c.NotAfter)) + " ago"
+	}
+	return residual(c, now)
 }
 
 // earliestAt parses an htmlCluster's date back for sorting; clusters

@@ -66,6 +66,7 @@ func TestHTML(t *testing.T) {
 		// The earliest expiry of each cluster, most urgent first.
 		`<li class="card status-expired" data-cluster="prod/web" data-status="EXPIRED">`,
 		`<li class="card status-error" data-cluster="dev/&lt;b&gt;x&lt;/b&gt;" data-status="ERROR">`,
+		`<span class="when">Nov 26, 2026 00:00 UTC (expired 24h ago)</span>`,
 		`<details class="node" data-node="web-cp-1">`,
 		`<g class="mark mark-warning">`, `critical 7d`,
 	} {
