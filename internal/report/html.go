@@ -60,6 +60,8 @@ func statusClass(s string) string {
 
 // htmlCluster is one cluster's earliest expiry.
 type htmlCluster struct {
+	// Title is "[supervisor: ]namespace/name", or the Supervisor section's.
+	Title                       string
 	Supervisor, Namespace, Name string
 	Certificate, Where          string
 	Expires, Residual           string
@@ -134,7 +136,11 @@ func HTML(w io.Writer, r *inventory.Report, v inventory.Verdict, o HTMLOptions) 
 			continue
 		}
 		st := status[keyOf(l)]
-		row := htmlRow{Supervisor: l.Supervisor, Namespace: l.Namespace, Cluster: l.Cluster, Node: where(l),
+		cluster := l.Cluster
+		if cluster == "" {
+			cluster = supervisorLane
+		}
+		row := htmlRow{Supervisor: l.Supervisor, Namespace: l.Namespace, Cluster: cluster, Node: where(l),
 			Certificate: certificateName(l), CA: caName(l), Expires: date(c), Residual: pageResidual(c, now),
 			ResidualSeconds: c.ResidualSeconds, Status: string(st)}
 		p.Rows = append(p.Rows, row)
@@ -145,11 +151,11 @@ func HTML(w io.Writer, r *inventory.Report, v inventory.Verdict, o HTMLOptions) 
 	// Errors, as rows too, so that filtering by status finds them.
 	if s := r.Supervisor; s != nil {
 		for _, e := range s.Errors {
-			p.addError(htmlRow{Cluster: "Supervisor"}, "Supervisor", e)
+			p.addError(htmlRow{Cluster: supervisorLane}, "Supervisor", e)
 		}
 		for _, ep := range s.Endpoints {
 			for _, e := range ep.Errors {
-				p.addError(htmlRow{Cluster: "Supervisor", Node: ep.Name, Certificate: ep.Service}, ep.Name+" "+ep.Where(), e)
+				p.addError(htmlRow{Cluster: supervisorLane, Node: ep.Name, Certificate: ep.Service}, ep.Name+" "+ep.Where(), e)
 			}
 		}
 	}
@@ -180,10 +186,7 @@ func HTML(w io.Writer, r *inventory.Report, v inventory.Verdict, o HTMLOptions) 
 	// Every cluster's earliest expiry: v's findings are soonest first.
 	seen := map[string]bool{}
 	for _, f := range v.Findings {
-		if f.Endpoint != nil || f.Kind == inventory.KindVMCARoot {
-			continue
-		}
-		id := clusterID(f.Supervisor, f.Namespace, f.Cluster)
+		id := laneOf(f.Located)
 		if seen[id] {
 			continue
 		}
@@ -194,14 +197,14 @@ func HTML(w io.Writer, r *inventory.Report, v inventory.Verdict, o HTMLOptions) 
 		if f.Status == inventory.StatusOK && clusterErrors[id] > 0 {
 			st = StatusError
 		}
-		p.Clusters = append(p.Clusters, htmlCluster{Supervisor: f.Supervisor, Namespace: f.Namespace, Name: f.Cluster,
-			Certificate: f.Certificate.Name, Where: where(f.Located), Expires: date(f.Certificate),
+		p.Clusters = append(p.Clusters, htmlCluster{Title: id, Supervisor: f.Supervisor, Namespace: f.Namespace, Name: f.Cluster,
+			Certificate: certificateName(f.Located), Where: where(f.Located), Expires: date(f.Certificate),
 			Residual: pageResidual(f.Certificate, now), Status: st, Errors: clusterErrors[id]})
 	}
 	for _, cl := range r.Clusters {
 		if id := clusterID(cl.Supervisor, cl.Namespace, cl.Name); !seen[id] {
 			seen[id] = true
-			p.Clusters = append(p.Clusters, htmlCluster{Supervisor: cl.Supervisor, Namespace: cl.Namespace, Name: cl.Name,
+			p.Clusters = append(p.Clusters, htmlCluster{Title: id, Supervisor: cl.Supervisor, Namespace: cl.Namespace, Name: cl.Name,
 				Certificate: "-", Where: "-", Expires: "-", Residual: "-", Status: StatusError, Errors: clusterErrors[id]})
 		}
 	}
@@ -229,7 +232,7 @@ func ClustersHTML(w io.Writer, list *inventory.ClusterList, now time.Time, o HTM
 	counts := map[string]int{}
 	for _, s := range list.Items {
 		lane := clusterID(s.Supervisor, s.Namespace, s.Name)
-		earliest := htmlCluster{Supervisor: s.Supervisor, Namespace: s.Namespace, Name: s.Name,
+		earliest := htmlCluster{Title: lane, Supervisor: s.Supervisor, Namespace: s.Namespace, Name: s.Name,
 			Certificate: "-", Where: "-", Expires: "-", Residual: "-", Status: StatusError, Errors: len(s.Errors)}
 		add := func(name, ca string, at *time.Time) {
 			if at == nil {
@@ -377,9 +380,12 @@ func caName(l inventory.Located) string {
 	return "-"
 }
 
+// supervisorLane names the Supervisor section's certificates as a cluster.
+const supervisorLane = "Supervisor and vCenter"
+
 func laneOf(l inventory.Located) string {
 	if l.Endpoint != nil || l.Kind == inventory.KindVMCARoot {
-		return "Supervisor and vCenter"
+		return supervisorLane
 	}
 	return clusterID(l.Supervisor, l.Namespace, l.Cluster)
 }
