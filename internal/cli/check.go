@@ -137,6 +137,7 @@ Exit codes:
 		},
 	}
 	o.kube = newKubeOptions(cmd)
+	o.kube.allowSeveral(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.sourceName, "source", string(source.SSH), "How to read node certificates: ssh, kubeadm or tls")
 	o.print.AddFlags(cmd)

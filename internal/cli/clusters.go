@@ -51,6 +51,7 @@ exit code is then 1. --warn and --critical colour the HTML page (-o html).`,
 		},
 	}
 	o.kube = newKubeOptions(cmd)
+	o.kube.allowSeveral(cmd)
 	o.print.AddFlags(cmd)
 	o.thresholds.add(cmd)
 	return cmd

@@ -37,10 +37,16 @@ func newKubeOptions(cmd *cobra.Command) *kubeOptions {
 	k.flags.Context = nil
 	k.flags.AddFlags(cmd.Flags())
 	k.flags.Context = context
-	cmd.Flags().StringArrayVar(&k.contexts, "context", nil, "The kubeconfig context of the Supervisor; repeat it to check several Supervisors in one report")
-	cmd.Flags().BoolVar(&k.allContexts, "all-contexts", false, "Every context of the kubeconfig, each a Supervisor, in one report")
+	cmd.Flags().StringArrayVar(&k.contexts, "context", nil, "The name of the kubeconfig context to use (the Supervisor)")
 	cmd.Flags().BoolVarP(&k.allNamespaces, "all-namespaces", "A", false, "Every namespace of the Supervisor")
 	return k
+}
+
+// allowSeveral lets the command run over several Supervisors: --context
+// repeated, or --all-contexts.
+func (k *kubeOptions) allowSeveral(cmd *cobra.Command) {
+	cmd.Flags().Lookup("context").Usage = "The kubeconfig context of the Supervisor; repeat it for several Supervisors in one report"
+	cmd.Flags().BoolVar(&k.allContexts, "all-contexts", false, "Every context of the kubeconfig, each a Supervisor, in one report")
 }
 
 // multi reports whether the run covers several Supervisors.
@@ -92,9 +98,6 @@ func (k *kubeOptions) forContext(name string) *kubeOptions {
 // cannot be reached or read is recorded in runs and the others go on.
 func eachSupervisor[T any](ctx context.Context, k *kubeOptions, run func(context.Context, *fleet.Reader, string) (T, error)) (results []T, runs []inventory.SupervisorRun, err error) {
 	if !k.multi() {
-		if len(k.contexts) == 1 {
-			*k.flags.Context = k.contexts[0]
-		}
 		r, ns, err := k.reader()
 		if err != nil {
 			return nil, nil, err
@@ -164,6 +167,12 @@ func (k *kubeOptions) scope(names []string) string {
 // config returns the Supervisor's REST config and the namespace in scope
 // ("" with -A).
 func (k *kubeOptions) config() (*rest.Config, string, error) {
+	switch {
+	case k.multi():
+		return nil, "", fmt.Errorf("this command works on one Supervisor at a time: give --context once")
+	case len(k.contexts) == 1:
+		*k.flags.Context = k.contexts[0]
+	}
 	cfg, err := k.flags.ToRESTConfig()
 	if err != nil {
 		return nil, "", fmt.Errorf("loading the Supervisor's kubeconfig: %w (point --kubeconfig or KUBECONFIG at it)", err)

@@ -56,6 +56,7 @@ Exit codes, as tkgcert check:
 		},
 	}
 	o.kube = newKubeOptions(cmd)
+	o.kube.allowSeveral(cmd)
 	o.thresholds.add(cmd)
 	cmd.Flags().IntVar(&o.parallel, "parallel", inventory.DefaultParallel, "Nodes read at the same time")
 	o.ssh.add(cmd)
