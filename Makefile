@@ -22,7 +22,7 @@ LDFLAGS := -X github.com/tkgcert/tkgcert/internal/version.Version=$(VERSION)
 TOOL_DEPS := $(TOOLS_MOD)/go.mod $(TOOLS_MOD)/go.sum
 GO_TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all tools build image test unit lint fmt clean help
+.PHONY: all deps tools build image test unit lint fmt clean help
 
 all: build
 
@@ -63,7 +63,10 @@ image: ## Build the controller image (OCI layout and oci-archive in bin/image) w
 	cd hack/image && SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run . -repo $(CURDIR) -out $(abspath $(IMAGE_OUT)) \
 	  -version $(VERSION) -revision $(REVISION) -platforms $(IMAGE_PLATFORMS) -ca-bundle $(CA_BUNDLE)
 
-test: tools lint ## Build the tools, lint, and run all tests with -race
+deps: ## Install the system packages the tests need (Chromium, for the HTML report's browser test)
+	hack/install-deps.sh
+
+test: deps tools lint ## Install the test packages, build the tools, lint, and run all tests with -race
 	$(GO) test $(GO_TEST_FLAGS) ./...
 
 unit: ## Run the tests without building tools (packages that need bin/ fail)

@@ -9,6 +9,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/tkgcert/tkgcert/internal/duration"
+	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/inventory"
 	"github.com/tkgcert/tkgcert/internal/printer"
 	"github.com/tkgcert/tkgcert/internal/remote"
@@ -85,7 +86,7 @@ func (s *sshFlags) options(warn func(string)) (remote.Options, error) {
 }
 
 func newCheckCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &checkOptions{IOStreams: streams, print: printer.NewPrintFlags(printer.Table, printer.JSON, printer.YAML)}
+	o := &checkOptions{IOStreams: streams, print: printer.NewPrintFlags(printer.Table, printer.JSON, printer.YAML, printer.HTML)}
 	cmd := &cobra.Command{
 		Use:   "check [CLUSTER...]",
 		Short: "Show every certificate of every node, as kubeadm does, with exit codes for monitoring",
@@ -114,6 +115,13 @@ Exit codes:
   # Every cluster of the Supervisor, for monitoring
   tkgcert check -A -o json > report.json; echo "exit $?"
 
+  # One page to open in a browser, offline
+  tkgcert check -A -o html > report.html
+
+  # Several Supervisors (kubeconfig contexts) in one report
+  tkgcert check -A --context vc01-supervisor --context vc02-supervisor
+  tkgcert check -A --all-contexts
+
   # Without SSH, through a bastion, or with strict host keys
   tkgcert check -A --source tls
   tkgcert check -n prod --ssh-jump admin@10.0.0.5
@@ -129,6 +137,7 @@ Exit codes:
 		},
 	}
 	o.kube = newKubeOptions(cmd)
+	o.kube.allowSeveral(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.sourceName, "source", string(source.SSH), "How to read node certificates: ssh, kubeadm or tls")
 	o.print.AddFlags(cmd)
@@ -159,37 +168,42 @@ func (o *checkOptions) Validate() error {
 	return o.kube.validateScope(o.clusters)
 }
 
-// Run checks the clusters in scope and prints the report.
+// Run checks the clusters in scope, on every Supervisor of the run, and
+// prints one report.
 func (o *checkOptions) Run(ctx context.Context) error {
-	r, ns, err := o.kube.reader()
-	if err != nil {
-		return err
-	}
 	// remote warns about the insecure host-key policy once per process.
 	sshOpts, err := o.ssh.options(func(msg string) { fmt.Fprintf(o.ErrOut, "warning: %s\n", msg) })
 	if err != nil {
 		return err
 	}
-	progress := isTerminal(o.ErrOut)
+	progress := isTerminal(o.ErrOut) && !o.kube.multi()
 	start := time.Now()
-	rep, err := inventory.Run(ctx, r, inventory.Options{
-		Namespace: ns, Clusters: o.clusters, Source: o.src, Parallel: o.parallel, SSH: sshOpts,
-		Progress: func(done, total int) {
-			if progress {
-				fmt.Fprintf(o.ErrOut, "\rchecked %d/%d nodes", done, total)
-				if done == total {
-					fmt.Fprintln(o.ErrOut)
+	reps, runs, err := eachSupervisor(ctx, o.kube, func(ctx context.Context, r *fleet.Reader, ns string) (*inventory.Report, error) {
+		return inventory.Run(ctx, r, inventory.Options{
+			Namespace: ns, Clusters: o.clusters, Source: o.src, Parallel: o.parallel, SSH: sshOpts,
+			Progress: func(done, total int) {
+				if progress {
+					fmt.Fprintf(o.ErrOut, "\rchecked %d/%d nodes", done, total)
+					if done == total {
+						fmt.Fprintln(o.ErrOut)
+					}
 				}
-			}
-		},
+			},
+		})
 	})
 	if err != nil {
 		return err
 	}
+	rep := mergeReports(reps, runs, start, string(o.src))
 	v := inventory.Evaluate(rep, o.thresholds.warn, o.thresholds.critical)
-	if err := o.print.Print(o.Out, rep, func() error {
-		return report.CheckTable(o.Out, rep, v, rep.GeneratedAt, report.Style{Color: isTerminal(o.Out)})
-	}); err != nil {
+	if o.print.Page() {
+		err = report.HTML(o.Out, rep, v, o.htmlOptions("check"))
+	} else {
+		err = o.print.Print(o.Out, rep, func() error {
+			return report.CheckTable(o.Out, rep, v, rep.GeneratedAt, report.Style{Color: isTerminal(o.Out)})
+		})
+	}
+	if err != nil {
 		return err
 	}
 	if progress {
@@ -202,6 +216,33 @@ func (o *checkOptions) Run(ctx context.Context) error {
 		return &ExitError{Code: v.Code}
 	}
 	return nil
+}
+
+func (o *checkOptions) htmlOptions(command string) report.HTMLOptions {
+	return report.HTMLOptions{Command: command, Scope: o.kube.scope(o.clusters),
+		Warn: o.thresholds.warn, Critical: o.thresholds.critical}
+}
+
+// mergeReports makes one report of the Supervisors' reports: with one
+// Supervisor its report as it is; with several, every cluster named with
+// its Supervisor's context and the Supervisors that could not be read
+// listed with their errors.
+func mergeReports(reps []*inventory.Report, runs []inventory.SupervisorRun, start time.Time, src string) *inventory.Report {
+	if runs == nil {
+		return reps[0]
+	}
+	out := &inventory.Report{APIVersion: inventory.APIVersion, Kind: inventory.Kind, GeneratedAt: start.UTC(), Source: src,
+		Clusters: []inventory.ClusterReport{}, Supervisors: runs}
+	for i, rep := range reps {
+		if rep == nil {
+			continue
+		}
+		for _, cl := range rep.Clusters {
+			cl.Supervisor = runs[i].Context
+			out.Clusters = append(out.Clusters, cl)
+		}
+	}
+	return out
 }
 
 // thresholds parses --warn and --critical, the exit-code thresholds of

@@ -101,3 +101,48 @@ func TestCheckAndKubeletAgreeOnScope(t *testing.T) {
 		}
 	}
 }
+
+func TestSeveralSupervisorsOnlyWhereOneReport(t *testing.T) {
+	// A kubeconfig with two contexts whose Supervisors are never reached:
+	// the flags are refused before that.
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kc, []byte(`apiVersion: v1
+kind: Config
+clusters:
+- {name: a, cluster: {server: "https://127.0.0.1:1"}}
+contexts:
+- {name: a, context: {cluster: a}}
+- {name: b, context: {cluster: a}}
+current-context: a
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"rotate", "-n", "x", "c", "--context", "a", "--context", "b"}, "works on one Supervisor at a time"},
+		{[]string{"rotate", "-n", "x", "c", "--all-contexts"}, "unknown flag: --all-contexts"},
+		{[]string{"check", "-A", "--all-contexts", "--context", "a"}, "--context and --all-contexts do not mix"},
+	} {
+		code, _, errOut := runCLI(append(tc.args, "--kubeconfig", kc)...)
+		if code != 1 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %q", tc.args, code, errOut, tc.want)
+		}
+	}
+	// check over both: each unreachable Supervisor is an error, the run
+	// completes with exit 1 and a row per Supervisor.
+	code, out, errOut := runCLI("clusters", "-A", "--all-contexts", "--kubeconfig", kc)
+	if code != 1 || !hasFields(out, "a - - - - - - - - ERROR") || !hasFields(out, "b - - - - - - - - ERROR") {
+		t.Errorf("clusters over two dead Supervisors: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+func hasFields(out, want string) bool {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Join(strings.Fields(l), " ") == want {
+			return true
+		}
+	}
+	return false
+}

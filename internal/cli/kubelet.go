@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
+	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/inventory"
 	"github.com/tkgcert/tkgcert/internal/printer"
+	"github.com/tkgcert/tkgcert/internal/report"
 	"github.com/tkgcert/tkgcert/internal/source"
 )
 
@@ -40,7 +43,8 @@ Exit codes, as tkgcert check:
   2  some kubelet does not rotate, or its certificate expires within --warn
   3  some kubelet's certificate expires within --critical, or has expired`,
 		Example: `  tkgcert kubelet -n tkg-cluster-ns tkg-cluster
-  tkgcert kubelet -A`,
+  tkgcert kubelet -A
+  tkgcert kubelet -A --context vc01-supervisor --context vc02-supervisor`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
 				return err
@@ -52,6 +56,7 @@ Exit codes, as tkgcert check:
 		},
 	}
 	o.kube = newKubeOptions(cmd)
+	o.kube.allowSeveral(cmd)
 	o.thresholds.add(cmd)
 	cmd.Flags().IntVar(&o.parallel, "parallel", inventory.DefaultParallel, "Nodes read at the same time")
 	o.ssh.add(cmd)
@@ -75,31 +80,35 @@ func (o *kubeletOptions) Validate() error {
 // Run reads every node's kubelet over SSH and grades the client
 // certificates as check does; a kubelet that does not rotate is a warning.
 func (o *kubeletOptions) Run(ctx context.Context) error {
-	r, ns, err := o.kube.reader()
-	if err != nil {
-		return err
-	}
 	sshOpts, err := o.ssh.options(func(msg string) { fmt.Fprintf(o.ErrOut, "warning: %s\n", msg) })
 	if err != nil {
 		return err
 	}
-	rep, err := inventory.Run(ctx, r, inventory.Options{Namespace: ns, Clusters: o.clusters, Source: source.SSH, Parallel: o.parallel, SSH: sshOpts})
+	start := time.Now()
+	reps, runs, err := eachSupervisor(ctx, o.kube, func(ctx context.Context, r *fleet.Reader, ns string) (*inventory.Report, error) {
+		return inventory.Run(ctx, r, inventory.Options{Namespace: ns, Clusters: o.clusters, Source: source.SSH, Parallel: o.parallel, SSH: sshOpts})
+	})
 	if err != nil {
 		return err
 	}
+	rep := mergeReports(reps, runs, start, string(source.SSH))
+	multi := runs != nil
 	kubeletsOnly(rep)
 	v := inventory.Evaluate(rep, o.thresholds.warn, o.thresholds.critical)
 	status := map[string]inventory.Status{}
 	for _, f := range v.Findings {
-		status[f.Namespace+"/"+f.Cluster+"/"+f.Node] = f.Status
+		status[f.Supervisor+"/"+f.Namespace+"/"+f.Cluster+"/"+f.Node] = f.Status
 	}
 	code, noRotation := v.Code, false
 	tw := printer.NewTable(o.Out)
+	if multi {
+		fmt.Fprint(tw, "SUPERVISOR\t")
+	}
 	fmt.Fprintln(tw, "NAMESPACE\tCLUSTER\tNODE\tROLE\tROTATE CERTIFICATES\tCLIENT CERTIFICATE EXPIRES\tRESIDUAL TIME\tSTATUS")
 	for _, cl := range rep.Clusters {
 		for _, n := range cl.Nodes {
 			rot, exp, left, st := "unknown", "-", "-", string(inventory.StatusOK)
-			if s, ok := status[cl.Namespace+"/"+cl.Name+"/"+n.Name]; ok {
+			if s, ok := status[cl.Supervisor+"/"+cl.Namespace+"/"+cl.Name+"/"+n.Name]; ok {
 				st = string(s)
 			}
 			if k := n.Kubelet; k != nil {
@@ -118,11 +127,24 @@ func (o *kubeletOptions) Run(ctx context.Context) error {
 			if len(n.Errors) > 0 {
 				st = "ERROR"
 			}
+			if multi {
+				fmt.Fprintf(tw, "%s\t", cl.Supervisor)
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cl.Namespace, cl.Name, n.Name, n.Role, rot, exp, left, st)
+		}
+	}
+	for _, r := range runs {
+		if r.Error != "" {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t%s\n", r.Context, report.StatusError)
 		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, r := range runs {
+		if r.Error != "" {
+			fmt.Fprintf(o.ErrOut, "error: Supervisor %s: %s\n", r.Context, r.Error)
+		}
 	}
 	for _, cl := range rep.Clusters {
 		for _, e := range cl.Errors {

@@ -49,7 +49,7 @@ type supervisorCheckOptions struct {
 }
 
 func newSupervisorCheckCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &supervisorCheckOptions{IOStreams: streams, print: printer.NewPrintFlags(printer.Table, printer.JSON, printer.YAML)}
+	o := &supervisorCheckOptions{IOStreams: streams, print: printer.NewPrintFlags(printer.Table, printer.JSON, printer.YAML, printer.HTML)}
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Read every Supervisor, ESXi and vCenter certificate and classify it by trust domain",
@@ -207,9 +207,19 @@ func (o *supervisorCheckOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.ErrOut, "warning: %s\n", w)
 	}
 	v := inventory.Evaluate(rep, o.thresholds.warn, o.thresholds.critical)
-	if err := o.print.Print(o.Out, rep, func() error {
-		return report.SupervisorTable(o.Out, rep, v, rep.GeneratedAt, report.Style{Color: isTerminal(o.Out)})
-	}); err != nil {
+	if o.print.Page() {
+		scope := "the Supervisor and vCenter's trust domain"
+		if o.noDiscover {
+			scope = "the endpoints named"
+		}
+		err = report.HTML(o.Out, rep, v, report.HTMLOptions{Command: "supervisor check", Scope: scope,
+			Warn: o.thresholds.warn, Critical: o.thresholds.critical})
+	} else {
+		err = o.print.Print(o.Out, rep, func() error {
+			return report.SupervisorTable(o.Out, rep, v, rep.GeneratedAt, report.Style{Color: isTerminal(o.Out)})
+		})
+	}
+	if err != nil {
 		return err
 	}
 	if v.Errors > 0 && !o.print.Human() {

@@ -116,10 +116,16 @@ func (v Verdict) Summary() string {
 		len(v.Findings), v.Count(StatusExpired), v.Count(StatusCritical), v.Count(StatusWarning), v.Errors)
 }
 
-// errorCount counts the report's errors: the Supervisor section's and its
+// errorCount counts the report's errors: the Supervisors that could not
+// be read, the Supervisor section's and its
 // endpoints', each cluster's and each node's.
 func errorCount(r *Report) int {
 	n := 0
+	for _, s := range r.Supervisors {
+		if s.Error != "" {
+			n++
+		}
+	}
 	if s := r.Supervisor; s != nil {
 		n += len(s.Errors)
 		for _, ep := range s.Endpoints {

@@ -14,11 +14,16 @@ type ClusterList struct {
 	APIVersion string           `json:"apiVersion"`
 	Kind       string           `json:"kind"`
 	Items      []ClusterSummary `json:"items"`
+	// Supervisors are the Supervisors of a run over several (see Report).
+	Supervisors []SupervisorRun `json:"supervisors,omitempty"`
 }
 
 // ClusterSummary is one cluster as the Supervisor alone describes it: no
 // node is contacted.
 type ClusterSummary struct {
+	// Supervisor is the kubeconfig context of the cluster's Supervisor in
+	// a run over several; empty otherwise.
+	Supervisor        string `json:"supervisor,omitempty"`
 	Namespace         string `json:"namespace"`
 	Name              string `json:"name"`
 	ClusterAPIVersion string `json:"clusterAPIVersion"`

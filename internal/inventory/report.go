@@ -29,12 +29,26 @@ type Report struct {
 	// Supervisor is the vCenter trust domain and the Supervisor's own
 	// certificates (`tkgcert supervisor check`); nil for `tkgcert check`.
 	Supervisor *supervisor.Report `json:"supervisor,omitempty"`
+	// Supervisors are the Supervisors (kubeconfig contexts) of a run over
+	// more than one, each with the error that kept it from being read, if
+	// any; empty for a run over one.
+	Supervisors []SupervisorRun `json:"supervisors,omitempty"`
+}
+
+// SupervisorRun is one Supervisor of a run over several: its kubeconfig
+// context and, when it could not be read at all, why.
+type SupervisorRun struct {
+	Context string `json:"context"`
+	Error   string `json:"error,omitempty"`
 }
 
 // ClusterReport is one cluster.
 type ClusterReport struct {
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
+	// Supervisor is the kubeconfig context of the cluster's Supervisor in
+	// a run over several; empty otherwise.
+	Supervisor string `json:"supervisor,omitempty"`
+	Namespace  string `json:"namespace"`
+	Name       string `json:"name"`
 	// ClusterAPIVersion is the API version the Supervisor serves (v1beta1, v1beta2).
 	ClusterAPIVersion string `json:"clusterAPIVersion"`
 	Phase             string `json:"phase,omitempty"`

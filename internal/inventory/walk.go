@@ -27,6 +27,8 @@ const (
 
 // Located is one certificate of a report with its place in the report.
 type Located struct {
+	// Supervisor is the cluster's Supervisor in a run over several.
+	Supervisor string
 	// Namespace and Cluster name the cluster; empty in the Supervisor
 	// section.
 	Namespace, Cluster string
@@ -106,7 +108,7 @@ func (cr *ClusterReport) All() iter.Seq[Located] {
 			return
 		}
 		at := func(node, kind string, c certs.Info) Located {
-			return Located{Namespace: cr.Namespace, Cluster: cr.Name, Node: node, Kind: kind, Certificate: c}
+			return Located{Supervisor: cr.Supervisor, Namespace: cr.Namespace, Cluster: cr.Name, Node: node, Kind: kind, Certificate: c}
 		}
 		for _, c := range cr.CertificateAuthorities {
 			if !yield(at("", KindCA, c)) {

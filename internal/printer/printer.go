@@ -21,6 +21,8 @@ const (
 	JSON  = "json"
 	YAML  = "yaml"
 	Text  = ""
+	// HTML is a self-contained page, laid out by the command like a table.
+	HTML = "html"
 )
 
 // NewTable returns the writer of a table: columns padded to line up, three
@@ -113,6 +115,10 @@ func (f *PrintFlags) Human() bool {
 	return format == Table || format == Text
 }
 
+// Page reports whether the chosen format is the HTML page, which the
+// command lays out itself (Print does not).
+func (f *PrintFlags) Page() bool { return f.Format() == HTML }
+
 // Printer writes a value as a document.
 type Printer interface {
 	PrintObj(v any, w io.Writer) error
@@ -141,7 +147,7 @@ func (f *PrintFlags) ToPrinter() (Printer, error) {
 }
 
 // Print writes v as the chosen document, or calls human to lay out the
-// table or text.
+// table or text. For HTML, check Page first: the page is the command's.
 func (f *PrintFlags) Print(w io.Writer, v any, human func() error) error {
 	if f.Human() {
 		return human()

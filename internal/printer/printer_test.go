@@ -55,6 +55,24 @@ func TestPrintFlags(t *testing.T) {
 	}
 }
 
+func TestHTMLIsTheCommandsPage(t *testing.T) {
+	f := NewPrintFlags(Table, JSON, YAML, HTML).withFormat(HTML)
+	cmd := &cobra.Command{Use: "x"}
+	f.AddFlags(cmd)
+	if u := cmd.Flags().Lookup("output").Usage; u != "Output format: table, json, yaml or html" {
+		t.Errorf("usage %q", u)
+	}
+	if err := f.Validate(); err != nil || !f.Page() || f.Human() {
+		t.Errorf("-o html: %v, Page %v, Human %v", err, f.Page(), f.Human())
+	}
+	if p, err := f.ToPrinter(); p != nil || err == nil {
+		t.Errorf("-o html has a document printer: %v, %v", p, err)
+	}
+	if NewPrintFlags(Table, JSON, YAML).withFormat(HTML).Validate() == nil {
+		t.Error("-o html accepted by a command without a page")
+	}
+}
+
 func TestDocuments(t *testing.T) {
 	v := struct {
 		Name  string `json:"name"`

@@ -75,7 +75,7 @@ func (s Style) status(st inventory.Status) string {
 // the kubelet's state; then the fleet summary.
 func CheckTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now time.Time, s Style) error {
 	for _, cl := range r.Clusters {
-		fmt.Fprintf(w, "=== Cluster %s/%s (Cluster API %s, phase %s", cl.Namespace, cl.Name, cl.ClusterAPIVersion, cl.Phase)
+		fmt.Fprintf(w, "=== Cluster %s%s/%s (Cluster API %s, phase %s", supPrefix(cl.Supervisor), cl.Namespace, cl.Name, cl.ClusterAPIVersion, cl.Phase)
 		if cl.RolloutInProgress {
 			fmt.Fprint(w, ", rollout in progress")
 		}
@@ -124,12 +124,22 @@ func CheckTable(w io.Writer, r *inventory.Report, v inventory.Verdict, now time.
 		}
 		fmt.Fprintln(w)
 	}
-	return Summary(w, v, s)
+	for _, sup := range r.Supervisors {
+		if sup.Error != "" {
+			fmt.Fprintf(w, "=== Supervisor %s\nerror: %s\n\n", sup.Context, sup.Error)
+		}
+	}
+	return summary(w, v, r.Supervisors, s)
 }
 
 // Summary writes the fleet summary: per cluster its soonest-expiring
 // certificate, soonest first, and the totals.
-func Summary(w io.Writer, v inventory.Verdict, s Style) error {
+func Summary(w io.Writer, v inventory.Verdict, s Style) error { return summary(w, v, nil, s) }
+
+// summary is Summary over several Supervisors: a SUPERVISOR column, and a
+// row for each Supervisor that could not be read.
+func summary(w io.Writer, v inventory.Verdict, runs []inventory.SupervisorRun, s Style) error {
+	multi := len(runs) > 0
 	type row struct {
 		f     inventory.Finding
 		worst inventory.Status
@@ -137,7 +147,7 @@ func Summary(w io.Writer, v inventory.Verdict, s Style) error {
 	seen := map[string]bool{}
 	var rows []row
 	for _, f := range v.Findings { // soonest first
-		k := f.Namespace + "/" + f.Cluster
+		k := clusterID(f.Supervisor, f.Namespace, f.Cluster)
 		if seen[k] {
 			continue
 		}
@@ -145,6 +155,9 @@ func Summary(w io.Writer, v inventory.Verdict, s Style) error {
 		rows = append(rows, row{f: f, worst: f.Status})
 	}
 	tw := printer.NewTable(w)
+	if multi {
+		fmt.Fprint(tw, "SUPERVISOR\t")
+	}
 	fmt.Fprintln(tw, "NAMESPACE\tCLUSTER\tEARLIEST EXPIRY\tRESIDUAL TIME\tCERTIFICATE\tWHERE\tSTATUS")
 	for _, r := range rows {
 		where := "Supervisor secret"
@@ -152,7 +165,15 @@ func Summary(w io.Writer, v inventory.Verdict, s Style) error {
 			where = r.f.Node
 		}
 		c := r.f.Certificate
+		if multi {
+			fmt.Fprintf(tw, "%s\t", r.f.Supervisor)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.f.Namespace, r.f.Cluster, date(c), certs.ResidualTime(r.f.Residual()), c.Name, where, s.status(r.worst))
+	}
+	for _, run := range runs {
+		if run.Error != "" {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t%s\n", run.Context, StatusError)
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -135,4 +135,28 @@ func TestSupervisorTable(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
+
+	// The same report as a page: the endpoints as rows of the Supervisor
+	// section, the unread one an error, one card for the section.
+	b.Reset()
+	if err := HTML(&b, rep, v, HTMLOptions{Command: "supervisor check", Warn: 30 * 24 * time.Hour, Critical: 7 * 24 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, m := range rowRE.FindAllStringSubmatch(b.String(), -1) {
+		rows = append(rows, strings.Join(m[1:], "|"))
+	}
+	want := []string{
+		"status-ok|||Supervisor and vCenter|vcsa|vcenter-https|VMCA (by issuer name)|OK",
+		"status-warning|||Supervisor and vCenter|4210aa|kube-apiserver|VMCA (verified by --vmca-root)|WARNING",
+		"status-ok|||Supervisor and vCenter|esx-02|esxi-https|unknown CA CN=Foreign|OK",
+		"status-critical|||Supervisor and vCenter|10.1.0.1:6443|tls|TKG ns/c ca|CRITICAL",
+		"status-error|||Supervisor and vCenter|esx-03|esxi-https|-|ERROR",
+	}
+	if d := cmp.Diff(want, rows); d != "" {
+		t.Errorf("page rows (-want +got):\n%s", d)
+	}
+	if !strings.Contains(b.String(), `<li class="card status-critical" data-cluster="Supervisor and vCenter" data-status="CRITICAL">`) {
+		t.Error("the page has no card for the Supervisor section")
+	}
 }
