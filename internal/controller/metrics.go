@@ -48,9 +48,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// counters are the per-cluster counters.
+func (m *Metrics) counters() []*prometheus.CounterVec {
+	return []*prometheus.CounterVec{m.CheckErrorsTotal, m.RotationsStarted, m.RotationsOK, m.RotationsFailed}
+}
+
 // Set replaces what is exported of one cluster: its latest inventory (nil:
-// none yet), the decision, and when it was inventoried.
+// none yet), the decision, and when it was inventoried. The cluster's
+// counters are exported from 0 on, so that increase() sees their first
+// increment (a series that appears at 1 has not increased).
 func (m *Metrics) Set(ns, name string, cr *inventory.ClusterReport, d Decision, inventoried, now time.Time) {
+	for _, c := range m.counters() {
+		c.WithLabelValues(ns, name)
+	}
 	m.store.mu.Lock()
 	defer m.store.mu.Unlock()
 	m.store.clusters[ns+"/"+name] = clusterSeries{ns: ns, name: name, report: cr, decision: d, inventoried: inventoried, now: now}
@@ -63,10 +73,15 @@ func (m *Metrics) Leading() {
 	m.store.leading = true
 }
 
-// Forget drops a cluster's series.
+// Forget drops a cluster's series, its counters included.
 func (m *Metrics) Forget(key string) {
 	m.store.mu.Lock()
 	defer m.store.mu.Unlock()
+	if cs, ok := m.store.clusters[key]; ok {
+		for _, c := range m.counters() {
+			c.DeleteLabelValues(cs.ns, cs.name)
+		}
+	}
 	delete(m.store.clusters, key)
 }
 

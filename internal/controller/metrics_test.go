@@ -144,3 +144,25 @@ tkgcert_certificate_expiry_timestamp_seconds{ca="vmca",certificate="vcenter-http
 		t.Error(err)
 	}
 }
+
+// A cluster's counters are exported from 0 on, so that increase() over them
+// sees the first rotation or error; they go with the cluster.
+func TestCountersStartAtZero(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	counters := []string{"tkgcert_check_errors_total", "tkgcert_rotations_started_total", "tkgcert_rotations_succeeded_total", "tkgcert_rotations_failed_total"}
+	m.Set("ns", "c", nil, Decision{State: Unknown}, time.Time{}, now)
+	for _, name := range counters {
+		if n, err := testutil.GatherAndCount(reg, name); err != nil || n != 1 {
+			t.Errorf("%d %s series for a new cluster (%v), want 1", n, name, err)
+		}
+	}
+	m.RotationsFailed.WithLabelValues("ns", "c").Inc()
+	if v := testutil.ToFloat64(m.RotationsFailed.WithLabelValues("ns", "c")); v != 1 {
+		t.Errorf("tkgcert_rotations_failed_total is %v after one failure", v)
+	}
+	m.Forget("ns/c")
+	if n, err := testutil.GatherAndCount(reg, counters...); err != nil || n != 0 {
+		t.Errorf("%d counter series left of a forgotten cluster (%v)", n, err)
+	}
+}
