@@ -457,8 +457,8 @@ func TestController(t *testing.T) {
 		if s := statusOf(sh, "c", "expiring"); !strings.HasPrefix(s, "Healthy: ") {
 			t.Errorf("status of expiring after the rotation: %q", s)
 		}
-		if _, ok := p.metric("tkgcert_rotations_started_total", "cluster", "healthy"); ok {
-			t.Error("a rotation of healthy was started")
+		if v, ok := p.metric("tkgcert_rotations_started_total", "cluster", "healthy"); !ok || v != 0 {
+			t.Errorf("rotations started for healthy: %v (exported: %v), want 0", v, ok)
 		}
 		p.stop()
 	})
