@@ -3,6 +3,7 @@
 package duration
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,19 +13,37 @@ import (
 // Day is 24 hours, the unit certificate lifetimes are counted in.
 const Day = 24 * time.Hour
 
+// MaxDays is the longest duration Parse accepts, in days: a hundred years,
+// far beyond any certificate lifetime and well inside time.Duration's range
+// (about 292 years), so that no value wraps around.
+const MaxDays = 36500
+
+// Max is MaxDays as a time.Duration.
+const Max = MaxDays * Day
+
 // Parse reads "30d" (whole days) or a Go duration like "12h" or "90m".
-// Negative durations are refused.
+// Negative durations and durations beyond Max are refused.
 func Parse(s string) (time.Duration, error) {
 	if d, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(d)
-		if err != nil || n < 0 {
+		n, err := strconv.ParseInt(d, 10, 64)
+		switch {
+		case err != nil && !errors.Is(err, strconv.ErrRange):
 			return 0, fmt.Errorf("invalid duration %q: use days like 30d or a Go duration like 12h", s)
+		case n < 0:
+			return 0, fmt.Errorf("invalid duration %q: it is negative; use days like 30d or a Go duration like 12h", s)
+		case err != nil || n > MaxDays:
+			return 0, fmt.Errorf("invalid duration %q: longer than the maximum of %dd", s, MaxDays)
 		}
 		return time.Duration(n) * Day, nil
 	}
 	v, err := time.ParseDuration(s)
-	if err != nil || v < 0 {
+	switch {
+	case err != nil:
 		return 0, fmt.Errorf("invalid duration %q: use days like 30d or a Go duration like 12h", s)
+	case v < 0:
+		return 0, fmt.Errorf("invalid duration %q: it is negative; use days like 30d or a Go duration like 12h", s)
+	case v > Max:
+		return 0, fmt.Errorf("invalid duration %q: longer than the maximum of %dd", s, MaxDays)
 	}
 	return v, nil
 }

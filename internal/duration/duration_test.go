@@ -1,6 +1,7 @@
 package duration
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -22,10 +23,19 @@ func TestParse(t *testing.T) {
 		{in: "d", bad: true},
 		{in: "thirty", bad: true},
 		{in: "", bad: true},
+		{in: "36500d", want: 36500 * Day},
+		// Beyond time.Duration's range (about 292 years), days used to wrap
+		// around: 106752d became negative and 213505d about one day.
+		{in: "36501d", bad: true},
+		{in: "106752d", bad: true},
+		{in: "213505d", bad: true},
+		{in: "99999999999999999999d", bad: true},
+		{in: "876001h", bad: true},
+		{in: "2562047h", bad: true},
 	} {
 		got, err := Parse(tc.in)
 		if tc.bad {
-			if err == nil {
+			if err == nil || !strings.Contains(err.Error(), tc.in) {
 				t.Errorf("Parse(%q) = %v, want an error", tc.in, got)
 			}
 			continue
@@ -42,4 +52,26 @@ func TestFormat(t *testing.T) {
 			t.Errorf("Format(%v) = %q, want %q", d, got, want)
 		}
 	}
+}
+
+// FuzzParse: whatever the input, an accepted duration lies within [0, Max]
+// and survives Format and Parse unchanged.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"30d", "0d", "12h", "1h30m", "-1d", "106752d", "213505d", "36500d", "36501d",
+		"9223372036854775807d", "2562047h47m16.854775807s", "+5d", "1.5d", "0x10d", "", "d", "1e3d", "1ns"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := Parse(s)
+		if err != nil {
+			return
+		}
+		if d < 0 || d > Max {
+			t.Fatalf("Parse(%q) = %v, outside [0, %v]", s, d, Max)
+		}
+		back, err := Parse(Format(d))
+		if err != nil || back != d {
+			t.Fatalf("Parse(Format(%v)) = %v, %v", d, back, err)
+		}
+	})
 }
