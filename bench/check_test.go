@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -96,7 +97,11 @@ func timeCheck(b *testing.B, kc, configHome string, wantCP int) time.Duration {
 	out, err := cmd.Output()
 	d := time.Since(start)
 	if ee, ok := err.(*exec.ExitError); err != nil && (!ok || ee.ExitCode() == 1) {
-		b.Fatalf("tkgcert check -A: %v\n%s", err, tail(out))
+		var stderr []byte
+		if ok {
+			stderr = ee.Stderr
+		}
+		b.Fatalf("tkgcert check -A: %v\nits stderr:\n%s\nits report's errors:\n%s\nits end:\n%s", err, tail(stderr), reportErrors(out), tail(out))
 	}
 	if n := strings.Count(string(out), `"role": "control-plane"`); n != wantCP {
 		b.Fatalf("the report has %d control-plane nodes, want %d", n, wantCP)
@@ -228,6 +233,44 @@ func mustRead(b *testing.B, path string) []byte {
 		b.Fatal(err)
 	}
 	return data
+}
+
+// reportErrors lists every "errors" entry of a JSON report with the name
+// of the object that holds it, so that a failed run says why.
+func reportErrors(out []byte) string {
+	var doc any
+	if err := json.Unmarshal(out, &doc); err != nil {
+		return fmt.Sprintf("(not JSON: %v)", err)
+	}
+	var lines []string
+	var walk func(v any, where string)
+	walk = func(v any, where string) {
+		switch v := v.(type) {
+		case map[string]any:
+			if name, ok := v["name"].(string); ok {
+				where += "/" + name
+			}
+			if errs, ok := v["errors"].([]any); ok {
+				for _, e := range errs {
+					lines = append(lines, fmt.Sprintf("%s: %v", where, e))
+				}
+			}
+			for k, c := range v {
+				if k != "errors" {
+					walk(c, where)
+				}
+			}
+		case []any:
+			for _, c := range v {
+				walk(c, where)
+			}
+		}
+	}
+	walk(doc, "")
+	if len(lines) > 50 {
+		lines = append(lines[:50], fmt.Sprintf("... and %d more", len(lines)-50))
+	}
+	return strings.Join(lines, "\n")
 }
 
 func tail(out []byte) string {
