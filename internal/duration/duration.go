@@ -21,6 +21,9 @@ const MaxDays = 36500
 // Max is MaxDays as a time.Duration.
 const Max = MaxDays * Day
 
+// usage is what every refused syntax is told.
+const usage = "use days like 30d or a Go duration like 12h"
+
 // Parse reads "30d" (whole days) or a Go duration like "12h" or "90m".
 // Negative durations and durations beyond Max are refused.
 func Parse(s string) (time.Duration, error) {
@@ -28,9 +31,9 @@ func Parse(s string) (time.Duration, error) {
 		n, err := strconv.ParseInt(d, 10, 64)
 		switch {
 		case err != nil && !errors.Is(err, strconv.ErrRange):
-			return 0, fmt.Errorf("invalid duration %q: use days like 30d or a Go duration like 12h", s)
+			return 0, fmt.Errorf("invalid duration %q: %s", s, usage)
 		case n < 0:
-			return 0, fmt.Errorf("invalid duration %q: it is negative; use days like 30d or a Go duration like 12h", s)
+			return 0, fmt.Errorf("invalid duration %q: it is negative; %s", s, usage)
 		case err != nil || n > MaxDays:
 			return 0, fmt.Errorf("invalid duration %q: longer than the maximum of %dd", s, MaxDays)
 		}
@@ -39,9 +42,9 @@ func Parse(s string) (time.Duration, error) {
 	v, err := time.ParseDuration(s)
 	switch {
 	case err != nil:
-		return 0, fmt.Errorf("invalid duration %q: use days like 30d or a Go duration like 12h", s)
+		return 0, fmt.Errorf("invalid duration %q: %s", s, usage)
 	case v < 0:
-		return 0, fmt.Errorf("invalid duration %q: it is negative; use days like 30d or a Go duration like 12h", s)
+		return 0, fmt.Errorf("invalid duration %q: it is negative; %s", s, usage)
 	case v > Max:
 		return 0, fmt.Errorf("invalid duration %q: longer than the maximum of %dd", s, MaxDays)
 	}
