@@ -22,7 +22,7 @@ LDFLAGS := -X github.com/tkgcert/tkgcert/internal/version.Version=$(VERSION)
 TOOL_DEPS := $(TOOLS_MOD)/go.mod $(TOOLS_MOD)/go.sum
 GO_TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all deps tools build image test unit lint fmt clean help
+.PHONY: all deps tools build release image test unit lint fmt clean help
 
 all: build
 
@@ -48,6 +48,13 @@ capi-crds: ## Fetch Cluster API's module (its CRDs) into the Go module cache
 build: ## Build bin/tkgcert and bin/tkgcert-lab
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/tkgcert ./cmd/tkgcert
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/tkgcert-lab ./cmd/tkgcert-lab
+
+# Archives for kubectl/krew, checksums.txt and the krew manifest in dist/
+# (hack/release.sh says how VERSION, RELEASE_URL and PLATFORMS are chosen).
+# VERSION is passed on only when given: the default above is git describe's,
+# not a semantic version krew accepts.
+release: ## Cross-build kubectl-tkgcert archives, checksums.txt and the krew manifest into dist/
+	$(if $(filter command line,$(origin VERSION)),VERSION='$(VERSION)') hack/release.sh
 
 # The image: reproducible, from the commit (its time stamps every file). Push
 # with `crane push $(IMAGE_OUT)/oci REGISTRY/tkgcert:TAG` or
