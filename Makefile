@@ -26,7 +26,7 @@ PROMTOOL_MOD  := hack/promtool
 PROMTOOL_DEPS := $(PROMTOOL_MOD)/go.mod $(PROMTOOL_MOD)/go.sum
 GO_TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all deps tools build image test unit lint fmt clean help
+.PHONY: all deps tools build release image test unit lint fmt clean help
 
 all: build
 
@@ -65,6 +65,13 @@ build: ## Build bin/tkgcert and bin/tkgcert-lab
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/tkgcert ./cmd/tkgcert
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/tkgcert-lab ./cmd/tkgcert-lab
 
+# Archives for kubectl/krew, checksums.txt and the krew manifest in dist/
+# (hack/release.sh says how VERSION, RELEASE_URL and PLATFORMS are chosen).
+# VERSION is passed on only when given: the default above is git describe's,
+# not a semantic version krew accepts.
+release: ## Cross-build kubectl-tkgcert archives, checksums.txt and the krew manifest into dist/
+	$(if $(filter command line,$(origin VERSION)),VERSION='$(VERSION)') hack/release.sh
+
 # The image: reproducible, from the commit (its time stamps every file). Push
 # with `crane push $(IMAGE_OUT)/oci REGISTRY/tkgcert:TAG` or
 # `skopeo copy oci-archive:$(IMAGE_OUT)/tkgcert.oci.tar docker://REGISTRY/tkgcert:TAG`.
@@ -82,8 +89,13 @@ image: ## Build the controller image (OCI layout and oci-archive in bin/image) w
 deps: ## Install the system packages the tests need (Chromium, for the HTML report's browser test)
 	hack/install-deps.sh
 
+# hack/krew is its own module (krew stays out of go.mod): ./... does not reach
+# it. It runs alongside the main tests; it builds only the host's and one
+# windows binary, not all six.
 test: deps tools lint ## Install the test packages, build the tools, lint, and run all tests with -race
-	$(GO) test $(GO_TEST_FLAGS) ./...
+	cd hack/krew && $(GO) test -count=1 -timeout 30m ./... > $(CURDIR)/.krew-test.log 2>&1 & krew=$$!; \
+	  $(GO) test $(GO_TEST_FLAGS) ./... || rc=$$?; \
+	  wait $$krew || { echo "hack/krew: TestReleaseManifest failed:"; rc=1; }; cat .krew-test.log; rm -f .krew-test.log; exit $${rc:-0}
 
 unit: ## Run the tests without building tools (packages that need bin/ fail)
 	$(GO) test $(GO_TEST_FLAGS) ./...
