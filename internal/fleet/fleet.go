@@ -295,6 +295,26 @@ func (e *ForbiddenAllNamespacesError) Error() string {
 
 func (e *ForbiddenAllNamespacesError) Unwrap() error { return e.Err }
 
+// ControlPlaneEndpoint reads one Cluster's spec.controlPlaneEndpoint as
+// host:port ("" when unset), the only server its kubeconfig secret may name.
+func (r *Reader) ControlPlaneEndpoint(ctx context.Context, namespace, name string) (string, error) {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion("cluster.x-k8s.io/" + string(r.version))
+	u.SetKind("Cluster")
+	if err := r.c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u); err != nil {
+		return "", fmt.Errorf("reading Cluster %s/%s: %w", namespace, name, err)
+	}
+	return endpoint(u), nil
+}
+
+// endpoint is a Cluster's spec.controlPlaneEndpoint as host:port, "" when unset.
+func endpoint(u *unstructured.Unstructured) string {
+	if host := stringField(u, "spec", "controlPlaneEndpoint", "host"); host != "" {
+		return fmt.Sprintf("%s:%d", host, int64Field(u, "spec", "controlPlaneEndpoint", "port"))
+	}
+	return ""
+}
+
 // Clusters lists the clusters in namespace ("" for all), optionally only
 // the named ones (an unknown name is an error), sorted by namespace/name.
 func (r *Reader) Clusters(ctx context.Context, namespace string, names []string) ([]Cluster, error) {
@@ -311,9 +331,7 @@ func (r *Reader) Clusters(ctx context.Context, namespace string, names []string)
 		c := &Cluster{Namespace: u.GetNamespace(), Name: u.GetName(), UID: string(u.GetUID()),
 			Labels: u.GetLabels(), Annotations: u.GetAnnotations(), APIVersion: r.version,
 			Phase: stringField(u, "status", "phase"), Paused: Paused(u)}
-		if host := stringField(u, "spec", "controlPlaneEndpoint", "host"); host != "" {
-			c.Endpoint = fmt.Sprintf("%s:%d", host, int64Field(u, "spec", "controlPlaneEndpoint", "port"))
-		}
+		c.Endpoint = endpoint(u)
 		byKey[c.Key()] = c
 		out = append(out, c)
 	})

@@ -12,11 +12,11 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/fleet"
+	"github.com/tkgcert/tkgcert/internal/kubeconfig"
 	"github.com/tkgcert/tkgcert/internal/remote"
 	"github.com/tkgcert/tkgcert/internal/source"
 )
@@ -229,7 +229,7 @@ func workloadAddresses(ctx context.Context, r *fleet.Reader, cl *fleet.Cluster) 
 	if err := r.Client().Get(ctx, types.NamespacedName{Namespace: cl.Namespace, Name: cl.Name + names.KubeconfigSecretSuffix}, sec); err != nil {
 		return nil, err
 	}
-	cfg, err := clientcmd.RESTConfigFromKubeConfig(sec.Data["value"])
+	cfg, err := kubeconfig.RESTConfig(sec.Data["value"], sec.Namespace+"/"+sec.Name, cl.Endpoint)
 	if err != nil {
 		return nil, err
 	}

@@ -319,7 +319,7 @@ func (r *Rotation) Conclude(ctx context.Context, ns, name string, base Baseline)
 			}
 		}
 	}
-	if err := KubeconfigWorks(ctx, r.Reader.Client(), ns, name); err != nil {
+	if err := KubeconfigWorks(ctx, r.Reader, ns, name); err != nil {
 		v.Problems = append(v.Problems, fmt.Sprintf("the %s-kubeconfig secret does not authenticate against the cluster: %v", name, err))
 	}
 	return &Result{After: after, Verification: v}, nil
