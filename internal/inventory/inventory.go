@@ -229,7 +229,14 @@ func workloadAddresses(ctx context.Context, r *fleet.Reader, cl *fleet.Cluster) 
 	if err := r.Client().Get(ctx, types.NamespacedName{Namespace: cl.Namespace, Name: cl.Name + names.KubeconfigSecretSuffix}, sec); err != nil {
 		return nil, err
 	}
-	cfg, err := kubeconfig.RESTConfig(sec.Data["value"], sec.Namespace+"/"+sec.Name, cl.Endpoint)
+	return nodeAddresses(ctx, sec.Data["value"], sec.Namespace+"/"+sec.Name, cl.Endpoint)
+}
+
+// nodeAddresses lists the workload cluster's Nodes with the kubeconfig
+// data of the named secret, which must name endpoint as its server (see
+// kubeconfig.RESTConfig).
+func nodeAddresses(ctx context.Context, data []byte, secret, endpoint string) (map[string]string, error) {
+	cfg, err := kubeconfig.RESTConfig(data, secret, endpoint)
 	if err != nil {
 		return nil, err
 	}
