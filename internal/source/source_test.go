@@ -155,14 +155,14 @@ func TestKubeadmReaderFallsBackToText(t *testing.T) {
 }
 
 func TestParseBundle(t *testing.T) {
-	fsys, err := parseBundle([]byte("@@tkgcert-file a/b.crt\nline1\nline2\n@@tkgcert-key a/b.key\n@@tkgcert-end\n"))
+	fsys, err := parseBundle([]byte("@@tkgcert-file etc/kubernetes/pki/ca.crt\n-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----\n@@tkgcert-key etc/kubernetes/pki/ca.key\n@@tkgcert-end\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(fsys["a/b.crt"].Data) != "line1\nline2\n" || fsys["a/b.key"] == nil {
+	if string(fsys["etc/kubernetes/pki/ca.crt"].Data) != "-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----\n" || fsys["etc/kubernetes/pki/ca.key"] == nil {
 		t.Errorf("parsed %v", fsys)
 	}
-	if _, err := parseBundle([]byte("@@tkgcert-file a/b.crt\nline1\n")); err == nil {
+	if _, err := parseBundle([]byte("@@tkgcert-file etc/kubernetes/pki/ca.crt\nline1\n")); err == nil {
 		t.Error("a listing cut short was accepted")
 	}
 }
