@@ -100,6 +100,7 @@ rollout and never starts a second one.`,
 	f.BoolVar(&o.opts.DryRun, "dry-run", false, "Inventory and export metrics only: no rollout, Event or annotation")
 	f.DurationVar(&o.opts.RolloutTimeout, "rollout-timeout", 60*time.Minute, "How long to follow one rollout before counting it failed (someone else's: before no longer following it); either way it then holds no rotation slot")
 	f.IntVar(&o.opts.MaxFailedRotations, "max-failed-rotations", 3, "Failed rotations within --failed-rotations-window that stop new rotations (a circuit breaker; tkgcert_rotations_suspended says so)")
+	f.DurationVar(&o.opts.ReconcileTimeout, "reconcile-timeout", 15*time.Minute, "Bound on one reconcile of a cluster (its inventory, decision, trigger or verification); one that takes longer is retried with backoff")
 	f.DurationVar(&o.opts.FailedRotationsWindow, "failed-rotations-window", 24*time.Hour, "The window of --max-failed-rotations")
 	f.StringVar(&o.source, "source", string(source.SSH), "How nodes are read: ssh, kubeadm or tls (as for check)")
 	f.IntVar(&o.opts.Parallel, "parallel", inventory.DefaultParallel, "Nodes read at once, fleet-wide (clusters reconciled at once, each reading its nodes in turn)")
@@ -164,6 +165,8 @@ func (o *controllerOptions) Complete(cmd *cobra.Command) error {
 		return fmt.Errorf("--rollout-timeout must be positive")
 	case o.opts.MaxFailedRotations < 1:
 		return fmt.Errorf("--max-failed-rotations must be at least 1")
+	case o.opts.ReconcileTimeout <= 0:
+		return fmt.Errorf("--reconcile-timeout must be positive")
 	case o.opts.FailedRotationsWindow <= 0:
 		return fmt.Errorf("--failed-rotations-window must be positive")
 	}

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -61,6 +62,10 @@ type Options struct {
 	// leaves the window (a circuit breaker; defaults 3 and 24h).
 	MaxFailedRotations    int
 	FailedRotationsWindow time.Duration
+	// ReconcileTimeout bounds one reconcile (an inventory of the cluster,
+	// a decision, a trigger or a verification; default 15m), so that a node
+	// or a Supervisor that stops answering cannot hold a worker for ever.
+	ReconcileTimeout time.Duration
 	// FollowResync is how often a rollout under way is looked at without
 	// watch events (default 30s).
 	FollowResync time.Duration
@@ -82,6 +87,9 @@ func (o *Options) defaults() {
 	}
 	if o.RolloutTimeout <= 0 {
 		o.RolloutTimeout = 60 * time.Minute
+	}
+	if o.ReconcileTimeout <= 0 {
+		o.ReconcileTimeout = 15 * time.Minute
 	}
 	if o.MaxFailedRotations < 1 {
 		o.MaxFailedRotations = 3
@@ -194,6 +202,8 @@ func (c *Reconciler) inScope(cl *fleet.Cluster) bool {
 // Reconcile brings one cluster up to date: read it, follow or conclude a
 // rollout, inventory it when due, decide, rotate when due, publish.
 func (c *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.o.ReconcileTimeout)
+	defer cancel()
 	key := req.String()
 	log := c.log.WithValues("cluster", klog.KRef(req.Namespace, req.Name))
 	if ok, err := c.exists(ctx, req.NamespacedName); err != nil {
@@ -208,6 +218,9 @@ func (c *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		if ok, _ := c.exists(ctx, req.NamespacedName); !ok {
 			c.forget(key)
 			return reconcile.Result{}, nil
+		}
+		if ctx.Err() != nil {
+			return reconcile.Result{}, c.cutShort(req, ctx.Err())
 		}
 		c.metrics.CheckErrorsTotal.WithLabelValues(req.Namespace, req.Name).Inc()
 		return reconcile.Result{}, fmt.Errorf("reading the cluster: %w", err)
@@ -242,8 +255,8 @@ func (c *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			requeue = c.rotate(ctx, log, cl, st, next, &d)
 		}
 	}
-	if ctx.Err() != nil {
-		return reconcile.Result{}, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return reconcile.Result{}, c.cutShort(req, err)
 	}
 	next.set(d, now)
 	c.metrics.Set(cl.Namespace, cl.Name, st.report, d, st.inventoried, now)
@@ -251,6 +264,17 @@ func (c *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	st.status = next
 	c.round.done(key)
 	return reconcile.Result{RequeueAfter: c.requeueAfter(d, st, now, requeue)}, nil
+}
+
+// cutShort is the error of a reconcile whose context ended: past its
+// deadline, it says so and counts as a check error (the workqueue retries
+// it with backoff); a cancelled one (the manager stopping) is left as is.
+func (c *Reconciler) cutShort(req reconcile.Request, err error) error {
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	c.metrics.CheckErrorsTotal.WithLabelValues(req.Namespace, req.Name).Inc()
+	return fmt.Errorf("the reconcile did not finish within %s (nodes or the Supervisor not answering?); retried with backoff: %w", c.o.ReconcileTimeout, err)
 }
 
 // inventory reads the cluster's certificates, its nodes one at a time (the

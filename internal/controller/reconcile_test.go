@@ -231,3 +231,25 @@ func TestCircuitBreaker(t *testing.T) {
 		t.Errorf("decision %+v, wait %v, rotation %+v", d, wait, next.Rotation)
 	}
 }
+
+// TestReconcileHasADeadline: a reconcile that outlasts ReconcileTimeout
+// ends with an error that says so (the workqueue retries it with backoff)
+// and writes nothing.
+func TestReconcileHasADeadline(t *testing.T) {
+	env := testenv.Get(t, capi.V1Beta1)
+	rolloutCluster(t, env.Client, "deadline", map[string]any{"replicas": int64(3), "readyReplicas": int64(3), "updatedReplicas": int64(3)})
+	r, _ := testReconciler(t, env, Options{ReconcileTimeout: time.Nanosecond})
+	_, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "deadline", Name: "c"}})
+	if err == nil || !strings.Contains(err.Error(), "the reconcile did not finish within 1ns") {
+		t.Errorf("Reconcile = %v", err)
+	}
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion("cluster.x-k8s.io/v1beta1")
+	u.SetKind("Cluster")
+	if err := env.Client.Get(context.Background(), types.NamespacedName{Namespace: "deadline", Name: "c"}, u); err != nil {
+		t.Fatal(err)
+	}
+	if a := u.GetAnnotations()[StatusAnnotation]; a != "" {
+		t.Errorf("status written: %s", a)
+	}
+}
