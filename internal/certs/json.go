@@ -221,5 +221,22 @@ func fromInfo(info *expirationInfo) (*Expiration, error) {
 			ExternallyManaged: a.ExternallyManaged,
 		})
 	}
+	if err := e.checkNotEmpty(); err != nil {
+		return nil, fmt.Errorf("parsing kubeadm check-expiration output: %w", err)
+	}
 	return e, nil
+}
+
+// checkNotEmpty refuses a catalogue with no certificate or no certificate
+// authority: kubeadm lists every one of its catalogue, as !MISSING! when
+// absent, so an empty table is not kubeadm's answer and must not read as
+// "nothing expires".
+func (e *Expiration) checkNotEmpty() error {
+	switch {
+	case len(e.Certificates) == 0:
+		return errors.New("the certificate table is empty (kubeadm lists every certificate, missing ones as !MISSING!)")
+	case len(e.Authorities) == 0:
+		return errors.New("the certificate authority table is empty (kubeadm lists every CA, missing ones as !MISSING!)")
+	}
+	return nil
 }

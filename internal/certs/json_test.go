@@ -197,6 +197,8 @@ func TestParseJSONErrors(t *testing.T) {
 		"no date":         {`{"kind":"CertificateExpirationInfo","apiVersion":"output.kubeadm.k8s.io/v1alpha3","certificates":[{"name":"apiserver","expirationDate":null}]}`, "apiserver has no expirationDate"},
 		"CA without date": {`{"kind":"CertificateExpirationInfo","apiVersion":"output.kubeadm.k8s.io/v1alpha3","certificateAuthorities":[{"name":"ca"}]}`, "ca has no expirationDate"},
 		"bad date":        {`{"kind":"CertificateExpirationInfo","apiVersion":"output.kubeadm.k8s.io/v1alpha3","certificates":[{"name":"apiserver","expirationDate":"Oct 04, 2023"}]}`, "parsing kubeadm check-expiration JSON"},
+		"empty":           {`{"kind":"CertificateExpirationInfo","apiVersion":"output.kubeadm.k8s.io/v1alpha3"}`, "the certificate table is empty"},
+		"no CAs":          {`{"kind":"CertificateExpirationInfo","apiVersion":"output.kubeadm.k8s.io/v1alpha3","certificates":[{"name":"apiserver","missing":true}]}`, "the certificate authority table is empty"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -187,6 +187,9 @@ func ParseText(r io.Reader, now time.Time) (*Expiration, error) {
 	case !sawAuthor:
 		return nil, errors.New("parsing kubeadm check-expiration output: certificate authority table not found")
 	}
+	if err := e.checkNotEmpty(); err != nil {
+		return nil, fmt.Errorf("parsing kubeadm check-expiration output: %w", err)
+	}
 	return &e, nil
 }
 
@@ -227,12 +230,16 @@ func parseAuthorityRow(line string) (Info, error) {
 }
 
 // parseDate parses kubeadm's EXPIRES column. kubeadm prints the time in the
-// certificate's location, which crypto/x509 sets to UTC; another zone
-// abbreviation is taken as Go's time.Parse takes it and converted to UTC.
+// certificate's location, which crypto/x509 sets to UTC. Any other zone
+// abbreviation is refused: its offset cannot be known from the name alone
+// (time.Parse would take an unknown one as UTC, silently shifting the date).
 func parseDate(s string) (time.Time, error) {
 	t, err := time.Parse(DateLayout, s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("unrecognised expiration date %q: %w", s, err)
+	}
+	if zone, _ := t.Zone(); zone != "UTC" && zone != "GMT" {
+		return time.Time{}, fmt.Errorf("expiration date %q is not in UTC, and the offset of %s cannot be known from its name (kubeadm prints UTC; is this kubeadm's output?)", s, zone)
 	}
 	return t.UTC(), nil
 }

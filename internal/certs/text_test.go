@@ -314,6 +314,10 @@ func TestParseTextErrors(t *testing.T) {
 		"bad CA row":          {certHeader + certRow + "\n" + caHeader + "ca   Oct 01, 2032 22:56 UTC   9y   ca   no\n", "line 5: unrecognised certificate authority row"},
 		"two nodes":           {certHeader + certRow + "\n" + caHeader + caRow + "\n" + certHeader + certRow, "line 7: second certificate table"},
 		"two CA tables":       {certHeader + certRow + "\n" + caHeader + caRow + caHeader, "line 6: second certificate authority table"},
+		"empty tables":        {certHeader + "\n" + caHeader, "the certificate table is empty"},
+		"empty CA table":      {certHeader + certRow + "\n" + caHeader, "the certificate authority table is empty"},
+		"unknown zone":        {certHeader + "apiserver   Oct 04, 2023 23:00 CEST   363d   ca   no\n\n" + caHeader + caRow, `offset of CEST cannot be known`},
+		"zone not UTC":        {certHeader + certRow + "\n" + caHeader + "ca   Oct 01, 2032 22:56 PST   9y   no\n", `"Oct 01, 2032 22:56 PST" is not in UTC`},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

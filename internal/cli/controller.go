@@ -98,7 +98,10 @@ rollout and never starts a second one.`,
 	f.StringVar(&o.window, "maintenance-window", "", `Start rotations only inside this weekly window, e.g. "Sat 02:00-06:00 UTC" or "Mon-Fri 22:00-04:00 Europe/Berlin" ("" for any time)`)
 	f.StringVar(&o.minInt, "min-rotation-interval", "1d", "Never rotate a cluster again within this time of tkgcert's last rotation of it")
 	f.BoolVar(&o.opts.DryRun, "dry-run", false, "Inventory and export metrics only: no rollout, Event or annotation")
-	f.DurationVar(&o.opts.RolloutTimeout, "rollout-timeout", 60*time.Minute, "How long to follow one rollout before counting it failed")
+	f.DurationVar(&o.opts.RolloutTimeout, "rollout-timeout", 60*time.Minute, "How long to follow one rollout before counting it failed (someone else's: before no longer following it); either way it then holds no rotation slot")
+	f.IntVar(&o.opts.MaxFailedRotations, "max-failed-rotations", 3, "Failed rotations within --failed-rotations-window that stop new rotations (a circuit breaker; tkgcert_rotations_suspended says so)")
+	f.DurationVar(&o.opts.ReconcileTimeout, "reconcile-timeout", 15*time.Minute, "Bound on one reconcile of a cluster (its inventory, decision, trigger or verification); one that takes longer is retried with backoff")
+	f.DurationVar(&o.opts.FailedRotationsWindow, "failed-rotations-window", 24*time.Hour, "The window of --max-failed-rotations")
 	f.StringVar(&o.source, "source", string(source.SSH), "How nodes are read: ssh, kubeadm or tls (as for check)")
 	f.IntVar(&o.opts.Parallel, "parallel", inventory.DefaultParallel, "Nodes read at once, fleet-wide (clusters reconciled at once, each reading its nodes in turn)")
 	f.StringVar(&o.mgr.MetricsBindAddress, "metrics-bind-address", ":8080", `Address of /metrics ("0" disables it)`)
@@ -160,6 +163,12 @@ func (o *controllerOptions) Complete(cmd *cobra.Command) error {
 		return fmt.Errorf("--parallel must be at least 1")
 	case o.opts.RolloutTimeout <= 0:
 		return fmt.Errorf("--rollout-timeout must be positive")
+	case o.opts.MaxFailedRotations < 1:
+		return fmt.Errorf("--max-failed-rotations must be at least 1")
+	case o.opts.ReconcileTimeout <= 0:
+		return fmt.Errorf("--reconcile-timeout must be positive")
+	case o.opts.FailedRotationsWindow <= 0:
+		return fmt.Errorf("--failed-rotations-window must be positive")
 	}
 	if cmd.Flags().Changed("namespace") {
 		o.opts.Namespace = *o.kube.Namespace

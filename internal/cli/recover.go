@@ -281,9 +281,14 @@ func (run *recoverRun) renew(ctx context.Context) (*recovery.Result, error) {
 		return nil, err
 	}
 	defer dialer.Close()
+	endpoint, err := run.r.ControlPlaneEndpoint(ctx, run.ns, run.cluster)
+	if err != nil {
+		return nil, err
+	}
 	res, err := recovery.Run(ctx, recovery.Options{
 		Client: run.r.Client(), Dialer: dialer, ClusterAPIVersion: run.before.ClusterAPIVersion,
-		NodeTimeout: run.nodeTimeout, StaticPodWait: run.staticPodWait,
+		ControlPlaneEndpoint: endpoint,
+		NodeTimeout:          run.nodeTimeout, StaticPodWait: run.staticPodWait,
 		Fault: run.fault, Log: run.logf,
 	}, run.out.Plan)
 	run.out.Result = res
@@ -308,7 +313,7 @@ func (run *recoverRun) verify(ctx context.Context, res *recovery.Result) error {
 		return err
 	}
 	v := recovery.Verify(run.before, after, res, time.Now())
-	if err := rollout.KubeconfigWorks(ctx, run.r.Client(), run.ns, run.cluster); err != nil {
+	if err := rollout.KubeconfigWorks(ctx, run.r, run.ns, run.cluster); err != nil {
 		v.Problems = append(v.Problems, fmt.Sprintf("the %s-kubeconfig secret does not authenticate against the cluster: %v", run.cluster, err))
 	}
 	run.out.Verification = &struct {

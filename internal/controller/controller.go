@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -56,6 +57,15 @@ type Options struct {
 	NodeTimeout time.Duration
 	// RolloutTimeout bounds how long one rollout is followed.
 	RolloutTimeout time.Duration
+	// MaxFailedRotations failed rotations within FailedRotationsWindow
+	// stop the controller from starting new ones until the oldest of them
+	// leaves the window (a circuit breaker; defaults 3 and 24h).
+	MaxFailedRotations    int
+	FailedRotationsWindow time.Duration
+	// ReconcileTimeout bounds one reconcile (an inventory of the cluster,
+	// a decision, a trigger or a verification; default 15m), so that a node
+	// or a Supervisor that stops answering cannot hold a worker for ever.
+	ReconcileTimeout time.Duration
 	// FollowResync is how often a rollout under way is looked at without
 	// watch events (default 30s).
 	FollowResync time.Duration
@@ -77,6 +87,15 @@ func (o *Options) defaults() {
 	}
 	if o.RolloutTimeout <= 0 {
 		o.RolloutTimeout = 60 * time.Minute
+	}
+	if o.ReconcileTimeout <= 0 {
+		o.ReconcileTimeout = 15 * time.Minute
+	}
+	if o.MaxFailedRotations < 1 {
+		o.MaxFailedRotations = 3
+	}
+	if o.FailedRotationsWindow <= 0 {
+		o.FailedRotationsWindow = 24 * time.Hour
 	}
 	if o.FollowResync <= 0 {
 		o.FollowResync = 30 * time.Second
@@ -146,8 +165,9 @@ func NewReconciler(cfg *rest.Config, metrics *Metrics, recorder events.EventReco
 		log.V(2).Info("Rotation progress", "cluster", klog.KRef(ns, name), "stage", e.Stage, "event", e.Message)
 	}
 	return &Reconciler{o: o, cfg: cfg, reader: r, engine: engine, metrics: metrics, recorder: recorder,
-		limits: &Limits{Max: o.MaxConcurrentRotations, reader: r, namespace: o.Namespace, selector: o.Selector},
-		log:    log, clusters: map[string]*clusterState{}, round: newRound(log, metrics)}, nil
+		limits: &Limits{Max: o.MaxConcurrentRotations, BreakerFailures: o.MaxFailedRotations, BreakerWindow: o.FailedRotationsWindow,
+			reader: r, namespace: o.Namespace, selector: o.Selector},
+		log: log, clusters: map[string]*clusterState{}, round: newRound(log, metrics)}, nil
 }
 
 func (c *Reconciler) state(key string) *clusterState {
@@ -182,6 +202,8 @@ func (c *Reconciler) inScope(cl *fleet.Cluster) bool {
 // Reconcile brings one cluster up to date: read it, follow or conclude a
 // rollout, inventory it when due, decide, rotate when due, publish.
 func (c *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.o.ReconcileTimeout)
+	defer cancel()
 	key := req.String()
 	log := c.log.WithValues("cluster", klog.KRef(req.Namespace, req.Name))
 	if ok, err := c.exists(ctx, req.NamespacedName); err != nil {
@@ -196,6 +218,9 @@ func (c *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		if ok, _ := c.exists(ctx, req.NamespacedName); !ok {
 			c.forget(key)
 			return reconcile.Result{}, nil
+		}
+		if ctx.Err() != nil {
+			return reconcile.Result{}, c.cutShort(req, ctx.Err())
 		}
 		c.metrics.CheckErrorsTotal.WithLabelValues(req.Namespace, req.Name).Inc()
 		return reconcile.Result{}, fmt.Errorf("reading the cluster: %w", err)
@@ -230,8 +255,8 @@ func (c *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			requeue = c.rotate(ctx, log, cl, st, next, &d)
 		}
 	}
-	if ctx.Err() != nil {
-		return reconcile.Result{}, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return reconcile.Result{}, c.cutShort(req, err)
 	}
 	next.set(d, now)
 	c.metrics.Set(cl.Namespace, cl.Name, st.report, d, st.inventoried, now)
@@ -239,6 +264,17 @@ func (c *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	st.status = next
 	c.round.done(key)
 	return reconcile.Result{RequeueAfter: c.requeueAfter(d, st, now, requeue)}, nil
+}
+
+// cutShort is the error of a reconcile whose context ended: past its
+// deadline, it says so and counts as a check error (the workqueue retries
+// it with backoff); a cancelled one (the manager stopping) is left as is.
+func (c *Reconciler) cutShort(req reconcile.Request, err error) error {
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	c.metrics.CheckErrorsTotal.WithLabelValues(req.Namespace, req.Name).Inc()
+	return fmt.Errorf("the reconcile did not finish within %s (nodes or the Supervisor not answering?); retried with backoff: %w", c.o.ReconcileTimeout, err)
 }
 
 // inventory reads the cluster's certificates, its nodes one at a time (the
@@ -259,39 +295,95 @@ func (c *Reconciler) inventory(ctx context.Context, cl *fleet.Cluster, st *clust
 
 // underWay handles a cluster whose control plane is rolling out, whoever
 // started it: it records the rollout to verify it once it ends, and gives
-// up following it after the rollout timeout.
+// up following it after the rollout timeout. A rollout holds a rotation
+// slot only while it is followed: one that outlasts the timeout (stuck, or
+// a KubeadmControlPlane whose status is missing or stale) releases it and
+// is not followed again.
 func (c *Reconciler) underWay(ctx context.Context, log logr.Logger, cl *fleet.Cluster, st *clusterState, next *ClusterStatus, now time.Time) (Decision, time.Duration) {
-	c.limits.hold(cl.Key())
-	after := rollout.AttachTime(cl, now)
+	key := cl.Key()
 	rec := next.Rotation
-	if rec == nil || rec.Outcome != "" || (cl.ControlPlane.RolloutAfter != nil && !rec.After.Equal(after.Truncate(time.Second))) {
+	if !sameRollout(rec, cl, now) {
 		// A rollout this controller has no record of: started by someone
 		// else, or by a leader that died before writing the record.
 		if st.report == nil {
 			c.inventory(ctx, cl, st, now)
 		}
-		rec = &RotationRecord{After: after.Truncate(time.Second).UTC()}
-		if st.report != nil {
-			base := rollout.BaselineOf(st.report, cl, after)
+		timed := timedRollout(cl, now)
+		rec = &RotationRecord{After: now.Truncate(time.Second).UTC(), External: !timed}
+		if timed {
+			rec.After = cl.ControlPlane.RolloutAfter.Truncate(time.Second).UTC()
+		}
+		if st.report != nil && timed {
+			base := rollout.BaselineOf(st.report, cl, rec.After)
 			rec.Baseline = &base
 		}
 		next.Rotation = rec
 	}
-	if !st.following.Equal(rec.After) {
-		log.Info("Following a rollout under way", "after", rec.After.UTC().Format(time.RFC3339), "triggered", rec.Triggered)
+	if !st.following.Equal(rec.After) && rec.Outcome == "" {
+		log.Info("Following a rollout under way", "after", rec.After.UTC().Format(time.RFC3339), "triggered", rec.Triggered, "external", rec.External)
 		st.following = rec.After
 	}
 	d := c.o.Policy.Decide(cl, st.report, now)
 	if now.Sub(rec.After) > c.o.RolloutTimeout && rec.Outcome == "" {
-		msg := fmt.Sprintf("the rollout did not finish in time (%s): %s", c.o.RolloutTimeout, rollout.Diagnose(cl, rec.After))
-		c.failed(ctx, log, cl, next, msg)
+		if rec.External {
+			rec.Outcome, rec.TimedOut, rec.Baseline = OutcomeGaveUp, true, nil
+			rec.Message = fmt.Sprintf("a rollout not started by tkgcert (or a KubeadmControlPlane status that never settles) was still under way after %s; no longer followed, its rotation slot is released: %s",
+				c.o.RolloutTimeout, rollout.Diagnose(cl, rec.After))
+			log.Info("Giving up following a rollout", "reason", rec.Message)
+			c.event(cl, "Warning", "RolloutNotFollowed", rec.Message)
+		} else {
+			c.failed(ctx, log, cl, next, fmt.Sprintf("the rollout did not finish in time (%s): %s", c.o.RolloutTimeout, rollout.Diagnose(cl, rec.After)))
+			rec.TimedOut = true
+		}
 	}
+	if rec.Outcome != "" {
+		c.limits.release(key)
+		return d, 0
+	}
+	c.limits.hold(key)
 	return d, c.o.FollowResync
+}
+
+// timedRollout tells whether the rollout under way is the one of the
+// KubeadmControlPlane's rollout time: some control-plane machine predates
+// a rollout time that has passed. Any other is external (an upgrade, a
+// scale, a status that is missing or stale), judged by the counts.
+func timedRollout(cl *fleet.Cluster, now time.Time) bool {
+	for _, m := range cl.ControlPlaneMachines() {
+		if cl.Outdated(m, now) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameRollout tells whether rec is the rollout under way: one followed
+// still, or one that timed out, which is not followed again.
+func sameRollout(rec *RotationRecord, cl *fleet.Cluster, now time.Time) bool {
+	if rec == nil || (rec.Outcome != "" && !rec.TimedOut) {
+		return false
+	}
+	if rec.External {
+		return !timedRollout(cl, now)
+	}
+	ra := cl.ControlPlane.RolloutAfter
+	return ra != nil && rec.After.Equal(ra.Truncate(time.Second))
 }
 
 // conclude verifies a rollout the controller followed, once it ended.
 func (c *Reconciler) conclude(ctx context.Context, log logr.Logger, cl *fleet.Cluster, st *clusterState, next *ClusterStatus, now time.Time) {
 	rec := next.Rotation
+	if rec.External {
+		// Not tkgcert's rotation: it ended when the KubeadmControlPlane's
+		// counts settled (the rollout is no longer in progress). Its machines
+		// may be new: inventory again.
+		cp := cl.ControlPlane
+		rec.Outcome, rec.Baseline = OutcomeObserved, nil
+		rec.Message = fmt.Sprintf("a rollout not started by tkgcert finished: the KubeadmControlPlane reports %d of %d machines up to date", cp.UpToDateReplicas, cp.Replicas)
+		st.report = nil
+		log.Info("A rollout not started by tkgcert finished", "upToDate", cp.UpToDateReplicas, "replicas", cp.Replicas)
+		return
+	}
 	if !rollout.Done(cl, rec.After) {
 		c.failed(ctx, log, cl, next, "the rollout ended without replacing every control-plane machine: "+rollout.Diagnose(cl, rec.After))
 		return
@@ -329,6 +421,13 @@ func (c *Reconciler) failed(ctx context.Context, log logr.Logger, cl *fleet.Clus
 	log.Info("Rotation failed", "reason", msg)
 	next.Rotation.Outcome, next.Rotation.Message, next.Rotation.Baseline = OutcomeFailed, msg, nil
 	c.event(cl, "Warning", "CertificateRotationFailed", msg)
+	if opened, until := c.limits.noteFailure(time.Now()); opened {
+		c.metrics.RotationsSuspended.Set(1)
+		bmsg := fmt.Sprintf("%d rotations failed within %s: the controller starts no new rotation until %s (rollouts under way are still followed); find the cause in the CertificateRotationFailed Events",
+			c.limits.BreakerFailures, c.limits.BreakerWindow, until.UTC().Format(time.RFC3339))
+		log.Info("Rotations suspended", "reason", bmsg)
+		c.event(cl, "Warning", "CertificateRotationsSuspended", bmsg)
+	}
 }
 
 // rotate starts the rotation of a due cluster when the fleet-wide bound and
@@ -339,6 +438,12 @@ func (c *Reconciler) rotate(ctx context.Context, log logr.Logger, cl *fleet.Clus
 		d.Reason += " (dry run: not rotating)"
 		return 0
 	}
+	if open, until := c.limits.breakerOpen(time.Now()); open {
+		d.State = RotationBlocked
+		d.Reason += fmt.Sprintf("; not rotating: %d rotations failed within %s, new rotations resume at %s", c.limits.BreakerFailures, c.limits.BreakerWindow, until.UTC().Format(time.RFC3339))
+		return time.Until(until) + time.Second
+	}
+	c.metrics.RotationsSuspended.Set(0)
 	var wait time.Duration
 	err := c.limits.start(ctx, cl.Key(), func(underWay int) (bool, error) {
 		if underWay >= c.limits.Max {

@@ -2,9 +2,11 @@ package controller
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/tkgcert/tkgcert/internal/fleet"
@@ -20,6 +22,10 @@ import (
 type Limits struct {
 	// Max bounds the rollouts under way at once.
 	Max int
+	// BreakerFailures failed rotations within BreakerWindow stop new
+	// rotations (the circuit breaker) until the oldest leaves the window.
+	BreakerFailures int
+	BreakerWindow   time.Duration
 
 	reader    *fleet.Reader
 	namespace string
@@ -28,6 +34,46 @@ type Limits struct {
 	mu       sync.Mutex
 	seeded   bool
 	underWay map[string]bool
+	// failures are the times of the failed rotations within the window.
+	failures []time.Time
+}
+
+// noteFailure records a failed rotation at now; opened tells whether this
+// failure opened the breaker, until when it stays open.
+func (l *Limits) noteFailure(now time.Time) (opened bool, until time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	wasOpen, _ := l.openLocked(now)
+	l.failures = append(l.failures, now)
+	isOpen, until := l.openLocked(now)
+	return isOpen && !wasOpen, until
+}
+
+// breakerOpen tells whether new rotations are suspended, and until when.
+func (l *Limits) breakerOpen(now time.Time) (bool, time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.openLocked(now)
+}
+
+func (l *Limits) openLocked(now time.Time) (bool, time.Time) {
+	if l.BreakerFailures < 1 {
+		return false, time.Time{}
+	}
+	recent := l.failures[:0]
+	for _, t := range l.failures {
+		if now.Sub(t) < l.BreakerWindow {
+			recent = append(recent, t)
+		}
+	}
+	l.failures = recent
+	if len(recent) < l.BreakerFailures {
+		return false, time.Time{}
+	}
+	slices.SortFunc(recent, func(a, b time.Time) int { return a.Compare(b) })
+	// Open until so many have left the window that fewer than
+	// BreakerFailures remain.
+	return true, recent[len(recent)-l.BreakerFailures].Add(l.BreakerWindow)
 }
 
 // hold notes that key's control plane is rolling out.
@@ -67,8 +113,17 @@ func (l *Limits) start(ctx context.Context, key string, fn func(underWay int) (b
 			if l.selector != nil && !l.selector.Empty() && !l.selector.Matches(labels.Set(cl.Labels)) {
 				continue
 			}
-			if rollout.InProgress(cl, now) {
+			st := readStatus(cl)
+			rec := st.Rotation
+			// A rollout whose following timed out holds no slot.
+			if rollout.InProgress(cl, now) && !(sameRollout(rec, cl, now) && rec.TimedOut) {
 				l.underWay[cl.Key()] = true
+			}
+			// The failed rotations a restart would otherwise forget.
+			if rec != nil && rec.Outcome == OutcomeFailed {
+				if cond := meta.FindStatusCondition(st.Conditions, ConditionRotating); cond != nil && now.Sub(cond.LastTransitionTime.Time) < l.BreakerWindow {
+					l.failures = append(l.failures, cond.LastTransitionTime.Time)
+				}
 			}
 		}
 		l.seeded = true

@@ -23,6 +23,8 @@ type Metrics struct {
 	RotationsOK       *prometheus.CounterVec
 	RotationsFailed   *prometheus.CounterVec
 	InventoryDuration prometheus.Gauge
+	// RotationsSuspended is 1 while the circuit breaker stops new rotations.
+	RotationsSuspended prometheus.Gauge
 
 	store *store
 }
@@ -42,9 +44,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Rollouts the controller followed that timed out or failed verification."}, clusterLabels),
 		InventoryDuration: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tkgcert_inventory_duration_seconds",
 			Help: "How long the controller took, once leading, to inventory every cluster in scope once."}),
+		RotationsSuspended: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tkgcert_rotations_suspended",
+			Help: "1 while new rotations are suspended because too many failed within the window (--max-failed-rotations, --failed-rotations-window)."}),
 		store: newStore(),
 	}
-	reg.MustRegister(m.CheckErrorsTotal, m.RotationsStarted, m.RotationsOK, m.RotationsFailed, m.InventoryDuration, m.store)
+	reg.MustRegister(m.CheckErrorsTotal, m.RotationsStarted, m.RotationsOK, m.RotationsFailed, m.InventoryDuration, m.RotationsSuspended, m.store)
 	return m
 }
 

@@ -37,6 +37,15 @@ const (
 const (
 	OutcomeSucceeded = "Succeeded"
 	OutcomeFailed    = "Failed"
+	// OutcomeObserved ends a rollout someone else started without a
+	// rollout time (an upgrade, a scale): it finished by the
+	// KubeadmControlPlane's counts. It is no rotation of tkgcert's, neither
+	// success nor failure.
+	OutcomeObserved = "Observed"
+	// OutcomeGaveUp ends the following of someone else's rollout (or of a
+	// KubeadmControlPlane whose status never settles) after the rollout
+	// timeout: its rotation slot is released, and it is not followed again.
+	OutcomeGaveUp = "GaveUp"
 )
 
 // ClusterStatus is the controller's account of a cluster, kept as JSON in
@@ -61,6 +70,14 @@ type RotationRecord struct {
 	After time.Time `json:"after"`
 	// Triggered: the controller started it (false: it attached).
 	Triggered bool `json:"triggered,omitempty"`
+	// External: a rollout without a rollout time, started by someone else
+	// (an upgrade, a scale, a KubeadmControlPlane whose status is missing
+	// or stale). After is when the controller first saw it; it is judged
+	// by the KubeadmControlPlane's up-to-date counts, not by machine ages.
+	External bool `json:"external,omitempty"`
+	// TimedOut: the rollout was still under way after the rollout timeout;
+	// it is not followed again.
+	TimedOut bool `json:"timedOut,omitempty"`
 	// Outcome is empty while under way, then Succeeded or Failed.
 	Outcome string `json:"outcome,omitempty"`
 	Message string `json:"message,omitempty"`

@@ -165,6 +165,13 @@ func (r *Reader) Namespaces() []string { return r.namespaces }
 
 // NewReader detects the served Cluster API version and returns a Reader.
 func NewReader(cfg *rest.Config) (*Reader, error) {
+	if cfg.Timeout == 0 {
+		// A Supervisor that stops answering (packets dropped, not refused)
+		// must not hold a read for ever; a page of a list takes well under
+		// a second.
+		cfg = rest.CopyConfig(cfg)
+		cfg.Timeout = RequestTimeout
+	}
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -183,6 +190,9 @@ func NewReader(cfg *rest.Config) (*Reader, error) {
 	}
 	return &Reader{c: c, version: v}, nil
 }
+
+// RequestTimeout bounds each request of a Reader made by NewReader.
+var RequestTimeout = 30 * time.Second
 
 // NewReaderFor builds a Reader on an existing client and known version.
 func NewReaderFor(c client.Client, v capi.APIVersion) *Reader { return &Reader{c: c, version: v} }
@@ -232,6 +242,10 @@ func (r *Reader) each(ctx context.Context, group, kind, namespace string, sel la
 		}
 		return r.eachOnce(ctx, group, kind, namespace, sel, fn)
 	})
+	if err == nil {
+		// A list cut short by the caller's deadline is no complete list.
+		err = ctx.Err()
+	}
 	if err != nil {
 		where := "all namespaces"
 		if namespace != "" {
@@ -295,6 +309,26 @@ func (e *ForbiddenAllNamespacesError) Error() string {
 
 func (e *ForbiddenAllNamespacesError) Unwrap() error { return e.Err }
 
+// ControlPlaneEndpoint reads one Cluster's spec.controlPlaneEndpoint as
+// host:port ("" when unset), the only server its kubeconfig secret may name.
+func (r *Reader) ControlPlaneEndpoint(ctx context.Context, namespace, name string) (string, error) {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion("cluster.x-k8s.io/" + string(r.version))
+	u.SetKind("Cluster")
+	if err := r.c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u); err != nil {
+		return "", fmt.Errorf("reading Cluster %s/%s: %w", namespace, name, err)
+	}
+	return endpoint(u), nil
+}
+
+// endpoint is a Cluster's spec.controlPlaneEndpoint as host:port, "" when unset.
+func endpoint(u *unstructured.Unstructured) string {
+	if host := stringField(u, "spec", "controlPlaneEndpoint", "host"); host != "" {
+		return fmt.Sprintf("%s:%d", host, int64Field(u, "spec", "controlPlaneEndpoint", "port"))
+	}
+	return ""
+}
+
 // Clusters lists the clusters in namespace ("" for all), optionally only
 // the named ones (an unknown name is an error), sorted by namespace/name.
 func (r *Reader) Clusters(ctx context.Context, namespace string, names []string) ([]Cluster, error) {
@@ -304,20 +338,34 @@ func (r *Reader) Clusters(ctx context.Context, namespace string, names []string)
 	}
 	byKey := map[string]*Cluster{}
 	var out []*Cluster
-	err := r.each(ctx, "cluster.x-k8s.io", "Cluster", namespace, nil, func() { byKey, out = map[string]*Cluster{}, nil }, func(u *unstructured.Unstructured) {
+	add := func(u *unstructured.Unstructured) {
 		if len(want) > 0 && !want[u.GetName()] {
 			return
 		}
 		c := &Cluster{Namespace: u.GetNamespace(), Name: u.GetName(), UID: string(u.GetUID()),
 			Labels: u.GetLabels(), Annotations: u.GetAnnotations(), APIVersion: r.version,
 			Phase: stringField(u, "status", "phase"), Paused: Paused(u)}
-		if host := stringField(u, "spec", "controlPlaneEndpoint", "host"); host != "" {
-			c.Endpoint = fmt.Sprintf("%s:%d", host, int64Field(u, "spec", "controlPlaneEndpoint", "port"))
-		}
+		c.Endpoint = endpoint(u)
 		byKey[c.Key()] = c
 		out = append(out, c)
-	})
-	if err != nil {
+	}
+	if len(names) > 0 && namespace != "" {
+		// Named clusters are read by name: a reconcile reads one cluster,
+		// in a namespace that may hold a thousand.
+		for _, n := range names {
+			u := &unstructured.Unstructured{}
+			u.SetAPIVersion("cluster.x-k8s.io/" + string(r.version))
+			u.SetKind("Cluster")
+			err := r.c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: n}, u)
+			if apierrors.IsNotFound(err) {
+				continue // reported below
+			}
+			if err != nil {
+				return nil, fmt.Errorf("reading Cluster %s/%s: %w", namespace, n, err)
+			}
+			add(u)
+		}
+	} else if err := r.each(ctx, "cluster.x-k8s.io", "Cluster", namespace, nil, func() { byKey, out = map[string]*Cluster{}, nil }, add); err != nil {
 		return nil, err
 	}
 	for _, n := range names {

@@ -12,11 +12,11 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/fleet"
+	"github.com/tkgcert/tkgcert/internal/kubeconfig"
 	"github.com/tkgcert/tkgcert/internal/remote"
 	"github.com/tkgcert/tkgcert/internal/source"
 )
@@ -229,7 +229,14 @@ func workloadAddresses(ctx context.Context, r *fleet.Reader, cl *fleet.Cluster) 
 	if err := r.Client().Get(ctx, types.NamespacedName{Namespace: cl.Namespace, Name: cl.Name + names.KubeconfigSecretSuffix}, sec); err != nil {
 		return nil, err
 	}
-	cfg, err := clientcmd.RESTConfigFromKubeConfig(sec.Data["value"])
+	return nodeAddresses(ctx, sec.Data["value"], sec.Namespace+"/"+sec.Name, cl.Endpoint)
+}
+
+// nodeAddresses lists the workload cluster's Nodes with the kubeconfig
+// data of the named secret, which must name endpoint as its server (see
+// kubeconfig.RESTConfig).
+func nodeAddresses(ctx context.Context, data []byte, secret, endpoint string) (map[string]string, error) {
+	cfg, err := kubeconfig.RESTConfig(data, secret, endpoint)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/certs/names"
+	"github.com/tkgcert/tkgcert/internal/kubeconfig"
 	"github.com/tkgcert/tkgcert/internal/pki"
 	"github.com/tkgcert/tkgcert/internal/remote"
 )
@@ -62,6 +63,10 @@ type Options struct {
 	Client client.Client
 	// Dialer reaches the cluster's nodes over SSH.
 	Dialer *remote.Dialer
+	// ControlPlaneEndpoint is the Cluster's spec.controlPlaneEndpoint
+	// (host:port): the <cluster>-kubeconfig secret must name it as its
+	// server, or recovery refuses the secret.
+	ControlPlaneEndpoint string
 	// ClusterAPIVersion is the Cluster API version the Supervisor serves
 	// (v1beta1, v1beta2), for the KubeadmConfig annotation; empty skips it.
 	ClusterAPIVersion string
@@ -381,14 +386,18 @@ func (r *run) prepareSecret(ctx context.Context) error {
 		return err
 	}
 	data := sec.Data["value"]
+	// The secret is judged as written before anything is signed for it.
+	if _, err := kubeconfig.RESTConfig(data, r.plan.Namespace+"/"+name, r.o.ControlPlaneEndpoint); err != nil {
+		return err
+	}
 	if r.plan.RefreshSecret {
 		if data, err = RenewKubeconfig(data, r.cas[certs.CAName], r.now()); err != nil {
 			return fmt.Errorf("secret %s/%s: %w", r.plan.Namespace, name, err)
 		}
 	}
-	cfg, err := clientcmd.RESTConfigFromKubeConfig(data)
+	cfg, err := kubeconfig.RESTConfig(data, r.plan.Namespace+"/"+name, r.o.ControlPlaneEndpoint)
 	if err != nil {
-		return fmt.Errorf("secret %s/%s: %w", r.plan.Namespace, name, err)
+		return err
 	}
 	r.secret, r.newKC, r.probe = sec, data, cfg
 	return nil

@@ -3,6 +3,7 @@ package recovery
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tkgcert/tkgcert/internal/capi"
@@ -65,7 +68,7 @@ func prepared(t *testing.T, c client.Client, ns string) *run {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &run{o: Options{Client: c, Now: func() time.Time { return now }, Log: t.Logf},
+	r := &run{o: Options{Client: c, ControlPlaneEndpoint: "10.0.0.1:6443", Now: func() time.Time { return now }, Log: t.Logf},
 		plan: Plan{Namespace: ns, Cluster: "c", RefreshSecret: true}, cas: cas}
 	if err := r.prepareSecret(context.Background()); err != nil {
 		t.Fatal(err)
@@ -191,6 +194,73 @@ func TestForgetRecordedExpiry(t *testing.T) {
 			}
 			if _, err := forgetRecordedExpiry(ctx, c, string(v), ns, "c", "no-such-node"); err == nil {
 				t.Error("no error for a node without a machine")
+			}
+		})
+	}
+}
+
+// TestPrepareSecretRefusesAHostileSecret: recovery signs a new certificate
+// for the <cluster>-kubeconfig secret and probes every node with it. A
+// secret rewritten by a namespace owner (a token file, an exec plugin, a
+// server of their choosing) is refused before anything is signed or sent,
+// with the secret and the field named; so is a Cluster without endpoint.
+func TestPrepareSecretRefusesAHostileSecret(t *testing.T) {
+	c := testenv.Get(t, capi.V1Beta2).Client
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		endpoint string
+		edit     func(*clientcmdapi.Config)
+		field    string
+	}{
+		{"tokenFile", "10.0.0.1:6443", func(cfg *clientcmdapi.Config) {
+			for _, u := range cfg.AuthInfos {
+				u.TokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+			}
+		}, "tokenFile"},
+		{"exec", "10.0.0.1:6443", func(cfg *clientcmdapi.Config) {
+			for _, u := range cfg.AuthInfos {
+				u.Exec = &clientcmdapi.ExecConfig{APIVersion: "client.authentication.k8s.io/v1", Command: "/bin/true"}
+			}
+		}, "exec"},
+		{"a foreign server", "10.0.0.1:6443", func(cfg *clientcmdapi.Config) {
+			for _, cl := range cfg.Clusters {
+				cl.Server = "https://collector.example:6443"
+			}
+		}, "spec.controlPlaneEndpoint 10.0.0.1:6443"},
+		{"a Cluster without endpoint", "", func(*clientcmdapi.Config) {}, "the Cluster has no spec.controlPlaneEndpoint"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := clusterSecrets(t, c)
+			s := getKubeconfigSecret(t, c, ns)
+			cfg, err := clientcmd.Load(s.Data["value"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.edit(cfg)
+			if s.Data["value"], err = clientcmd.Write(*cfg); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Update(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			cas, err := LoadCAs(ctx, c, ns, "c")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &run{o: Options{Client: c, ControlPlaneEndpoint: tc.endpoint, Now: func() time.Time { return now }, Log: t.Logf},
+				plan: Plan{Namespace: ns, Cluster: "c", RefreshSecret: true}, cas: cas}
+			err = r.prepareSecret(ctx)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, want := range []string{"secret " + ns + "/c-kubeconfig", tc.field} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+			if r.probe != nil || r.newKC != nil {
+				t.Error("a refused secret was prepared for use")
 			}
 		})
 	}

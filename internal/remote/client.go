@@ -14,11 +14,13 @@ import (
 )
 
 // MaxStdout is the most stdout Run captures; a command writing more fails
-// with ErrOutputTooLarge.
-const MaxStdout = 16 << 20
+// with ErrOutputTooLarge. A node's whole certificate bundle is about 100
+// KiB; 1 MiB bounds what a node that floods its output can make tkgcert
+// hold, 32 nodes read at once included.
+const MaxStdout = 1 << 20
 
 // maxStderr is the most stderr Run keeps; the rest is dropped silently.
-const maxStderr = 1 << 20
+const maxStderr = 64 << 10
 
 // Client is an authenticated SSH connection to one node. It is safe for
 // concurrent use: each Run opens a session of its own.
@@ -33,7 +35,7 @@ type Client struct {
 // err is for transport failures, a cancelled ctx (which ends the session,
 // asking the command to terminate) and stdout beyond MaxStdout
 // (ErrOutputTooLarge, with the first MaxStdout bytes); exitCode is -1 then.
-// stderr keeps the first MiB.
+// stderr keeps the first 64 KiB.
 func (c *Client) Run(ctx context.Context, cmd string, stdin []byte) (stdout, stderr []byte, exitCode int, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, -1, c.runError(cmd, err)

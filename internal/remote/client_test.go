@@ -143,18 +143,18 @@ func procsRunning(t *testing.T, s string) []string {
 func TestRunOutputLimit(t *testing.T) {
 	c := runNode(t, "node-output")
 	t.Run("at the limit", func(t *testing.T) {
-		stdout, _, code, err := c.Run(t.Context(), "head -c 16777216 /dev/zero", nil)
+		stdout, _, code, err := c.Run(t.Context(), "head -c 1048576 /dev/zero", nil)
 		if err != nil || code != 0 || len(stdout) != MaxStdout {
 			t.Errorf("Run = %d bytes, exit %d, %v; want %d bytes", len(stdout), code, err, MaxStdout)
 		}
 	})
 	t.Run("beyond", func(t *testing.T) {
-		stdout, _, code, err := c.Run(t.Context(), "head -c 16777217 /dev/zero; sleep 30", nil)
+		stdout, _, code, err := c.Run(t.Context(), "head -c 1048577 /dev/zero; sleep 30", nil)
 		if !errors.Is(err, ErrOutputTooLarge) || code != -1 || len(stdout) != MaxStdout {
 			t.Fatalf("Run = %d bytes, exit %d, %v; want %d bytes and ErrOutputTooLarge", len(stdout), code, err, MaxStdout)
 		}
-		if want := `running "head -c 16777217 /dev/zero; sleep 30" on 127.0.0.1:`; !strings.HasPrefix(err.Error(), want) ||
-			!strings.HasSuffix(err.Error(), ": command output too large: stdout exceeds 16 MiB") {
+		if want := `running "head -c 1048577 /dev/zero; sleep 30" on 127.0.0.1:`; !strings.HasPrefix(err.Error(), want) ||
+			!strings.HasSuffix(err.Error(), ": command output too large: stdout exceeds 1 MiB") {
 			t.Errorf("error %q", err)
 		}
 	})

@@ -136,7 +136,7 @@ func (d *Dialer) Dial(ctx context.Context, host string) (*Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Client{c: c, addr: addr}, nil
+		return newClient(c, addr), nil
 	}
 }
 

@@ -199,6 +199,25 @@ func (r *Rotation) PlanFor(ctx context.Context, cl *fleet.Cluster, before *inven
 	return p, nil
 }
 
+// Recheck reads the plan's cluster again and makes the plan anew with the
+// certificates read before (preflight's other gates are what can change in
+// a moment). A plan that now has problems is a *RefusedError.
+func (r *Rotation) Recheck(ctx context.Context, p *Plan) (*Plan, error) {
+	cl := p.Cluster
+	cls, err := r.Reader.Clusters(ctx, cl.Namespace, []string{cl.Name})
+	if err != nil {
+		return nil, err
+	}
+	np, err := r.PlanFor(ctx, &cls[0], p.Before)
+	if err != nil {
+		return nil, err
+	}
+	if len(np.Problems) > 0 {
+		return nil, &RefusedError{Namespace: cl.Namespace, Name: cl.Name, Problems: np.Problems}
+	}
+	return np, nil
+}
+
 // Begin triggers the plan's rollout, or attaches to the one under way. It
 // refuses a plan with problems (a *RefusedError; nothing changed). The
 // returned time is the rollout's, which Follow measures machines against.
@@ -319,7 +338,7 @@ func (r *Rotation) Conclude(ctx context.Context, ns, name string, base Baseline)
 			}
 		}
 	}
-	if err := KubeconfigWorks(ctx, r.Reader.Client(), ns, name); err != nil {
+	if err := KubeconfigWorks(ctx, r.Reader, ns, name); err != nil {
 		v.Problems = append(v.Problems, fmt.Sprintf("the %s-kubeconfig secret does not authenticate against the cluster: %v", name, err))
 	}
 	return &Result{After: after, Verification: v}, nil
@@ -368,6 +387,12 @@ func (r *Rotation) Run(ctx context.Context, ns, name string, confirm func(*Plan)
 			if errors.Is(err, ErrDryRun) {
 				return nil, nil
 			}
+			return nil, err
+		}
+		// A prompt can last: what was confirmed is judged again on a fresh
+		// read, and the patch carries the resource version of that read, so
+		// that a cluster paused, or a rollout started, meanwhile is caught.
+		if p, err = r.Recheck(ctx, p); err != nil {
 			return nil, err
 		}
 	}

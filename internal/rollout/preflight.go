@@ -49,7 +49,7 @@ func Preflight(ctx context.Context, c client.Client, cl *fleet.Cluster, before *
 	if !cl.ControlPlane.Found {
 		return []Problem{{Reason: "the cluster has no KubeadmControlPlane", Hint: "tkgcert rotates clusters with a kubeadm control plane only"}}
 	}
-	if expired := expiredCertificates(before, now); len(expired) > 0 {
+	if expired := expiredCertificates(cl, before, now); len(expired) > 0 {
 		ps = append(ps, Problem{
 			Reason: "certificates have already expired: " + strings.Join(expired, ", "),
 			Hint:   "a rolling replacement needs a working control plane; recover it first with `tkgcert recover " + ref + "`",
@@ -78,13 +78,24 @@ func Preflight(ctx context.Context, c client.Client, cl *fleet.Cluster, before *
 			ps = append(ps, Problem{Reason: fmt.Sprintf("the control plane has %d machines for %d replicas", n, cl.ControlPlane.Replicas), Hint: "wait until it has settled"})
 		}
 	}
+	// A health condition that is not True blocks: Unknown means Cluster API
+	// could not tell (an unreachable control plane, a controller that is
+	// behind), which is no ground to replace machines on. A condition the
+	// KubeadmControlPlane does not carry at all (etcd external) is no claim.
 	for _, typ := range []string{"ControlPlaneComponentsHealthy", "EtcdClusterHealthy"} {
-		if cond, ok := cl.ControlPlane.Condition(typ); ok && cond.Status == "False" {
+		if cond, ok := cl.ControlPlane.Condition(typ); ok && cond.Status != "True" {
 			msg := cond.Reason
 			if cond.Message != "" {
 				msg += ": " + cond.Message
 			}
-			ps = append(ps, Problem{Reason: fmt.Sprintf("the KubeadmControlPlane reports %s=False (%s)", typ, msg), Hint: "fix the control plane's health before replacing its machines"})
+			if msg == "" {
+				msg = "no reason given"
+			}
+			hint := "fix the control plane's health before replacing its machines"
+			if cond.Status != "False" {
+				hint = "Cluster API cannot tell whether the control plane is healthy; find out why (kubectl describe kcp -n " + cl.Namespace + " " + cl.ControlPlane.Name + ") before replacing its machines"
+			}
+			ps = append(ps, Problem{Reason: fmt.Sprintf("the KubeadmControlPlane reports %s=%s (%s)", typ, cond.Status, msg), Hint: hint})
 		}
 	}
 	if ok, err := canPatch(ctx, c, cl); err != nil {
@@ -96,8 +107,25 @@ func Preflight(ctx context.Context, c client.Client, cl *fleet.Cluster, before *
 	return ps
 }
 
-func expiredCertificates(cr *inventory.ClusterReport, now time.Time) []string {
+// expiredCertificates lists what has expired: certificates read from the
+// nodes, and for a control-plane machine whose node gave no certificates,
+// the certificatesExpiryDate Cluster API recorded for it.
+func expiredCertificates(cl *fleet.Cluster, cr *inventory.ClusterReport, now time.Time) []string {
 	out := cr.Expired(now)
+	read := map[string]bool{}
+	if cr != nil {
+		for _, n := range cr.Nodes {
+			if len(n.Certificates) > 0 {
+				read[n.Name] = true
+			}
+		}
+	}
+	for _, m := range cl.ControlPlaneMachines() {
+		if m.CertificatesExpiry == nil || m.CertificatesExpiry.After(now) || read[m.Name] || (m.NodeName != "" && read[m.NodeName]) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("machine %s (its certificatesExpiryDate %s; the node could not be read)", m.Name, m.CertificatesExpiry.UTC().Format(time.RFC3339)))
+	}
 	if len(out) > 5 {
 		out = append(out[:5], fmt.Sprintf("and %d more", len(out)-5))
 	}

@@ -11,13 +11,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
 	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/kubeconfig"
 	"github.com/tkgcert/tkgcert/internal/printer"
 )
 
@@ -183,13 +182,19 @@ func VerifyBaseline(base Baseline, after *inventory.ClusterReport) Verification 
 }
 
 // KubeconfigWorks checks that the cluster's <cluster>-kubeconfig secret
-// still authenticates against the workload API.
-func KubeconfigWorks(ctx context.Context, c client.Client, namespace, cluster string) error {
-	sec := &corev1.Secret{}
-	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: cluster + names.KubeconfigSecretSuffix}, sec); err != nil {
+// still authenticates against the workload API. The secret is used as data
+// only (see package kubeconfig), and only towards the Cluster's
+// spec.controlPlaneEndpoint.
+func KubeconfigWorks(ctx context.Context, r *fleet.Reader, namespace, cluster string) error {
+	endpoint, err := r.ControlPlaneEndpoint(ctx, namespace, cluster)
+	if err != nil {
 		return err
 	}
-	cfg, err := clientcmd.RESTConfigFromKubeConfig(sec.Data["value"])
+	sec := &corev1.Secret{}
+	if err := r.Client().Get(ctx, types.NamespacedName{Namespace: namespace, Name: cluster + names.KubeconfigSecretSuffix}, sec); err != nil {
+		return err
+	}
+	cfg, err := kubeconfig.RESTConfig(sec.Data["value"], namespace+"/"+cluster+names.KubeconfigSecretSuffix, endpoint)
 	if err != nil {
 		return err
 	}

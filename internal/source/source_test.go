@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"encoding/pem"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/crypto/ssh"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/cert"
 
 	"github.com/tkgcert/tkgcert/internal/certs"
@@ -153,14 +155,14 @@ func TestKubeadmReaderFallsBackToText(t *testing.T) {
 }
 
 func TestParseBundle(t *testing.T) {
-	fsys, err := parseBundle([]byte("@@tkgcert-file a/b.crt\nline1\nline2\n@@tkgcert-key a/b.key\n@@tkgcert-end\n"))
+	fsys, err := parseBundle([]byte("@@tkgcert-file etc/kubernetes/pki/ca.crt\n-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----\n@@tkgcert-key etc/kubernetes/pki/ca.key\n@@tkgcert-end\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(fsys["a/b.crt"].Data) != "line1\nline2\n" || fsys["a/b.key"] == nil {
+	if string(fsys["etc/kubernetes/pki/ca.crt"].Data) != "-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----\n" || fsys["etc/kubernetes/pki/ca.key"] == nil {
 		t.Errorf("parsed %v", fsys)
 	}
-	if _, err := parseBundle([]byte("@@tkgcert-file a/b.crt\nline1\n")); err == nil {
+	if _, err := parseBundle([]byte("@@tkgcert-file etc/kubernetes/pki/ca.crt\nline1\n")); err == nil {
 		t.Error("a listing cut short was accepted")
 	}
 }
@@ -173,5 +175,128 @@ func TestParseKind(t *testing.T) {
 	}
 	if _, err := ParseKind("scp"); err == nil {
 		t.Error("ParseKind(scp) accepted")
+	}
+}
+
+// TestBundleCarriesOnlyTheAllowlist: a node whose files hold more than
+// certificates (a token in a kubeconfig, a kubeconfig in JSON form, a
+// header secret in the kubelet's config, a key block appended to a
+// certificate) sends none of it, and the read still matches the files.
+func TestBundleCarriesOnlyTheAllowlist(t *testing.T) {
+	root, n, access := node(t, true, true)
+	// admin.conf's user also carries a token.
+	admin := filepath.Join(root, "etc/kubernetes/admin.conf")
+	cfg, err := clientcmd.LoadFromFile(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range cfg.AuthInfos {
+		u.Token = "secret-token-in-yaml"
+	}
+	if err := clientcmd.WriteToFile(*cfg, admin); err != nil {
+		t.Fatal(err)
+	}
+	// Another kubeconfig in JSON form, which a line denylist cannot see.
+	v1cfg := map[string]any{"apiVersion": "v1", "kind": "Config", "current-context": "c",
+		"users": []any{map[string]any{"name": "u", "user": map[string]any{
+			"client-key-data": "c2VjcmV0LWtleS1pbi1qc29u", "token": "secret-token-in-json"}}}}
+	js, _ := json.MarshalIndent(v1cfg, "", "  ")
+	if err := os.WriteFile(filepath.Join(root, "etc/kubernetes/extra.conf"), js, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The kubelet's config with a secret header.
+	kc := filepath.Join(root, "var/lib/kubelet/config.yaml")
+	data, _ := os.ReadFile(kc)
+	data = append(data, []byte("staticPodURLHeader:\n  Authorization:\n  - Bearer secret-header\n")...)
+	if err := os.WriteFile(kc, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A key block in a certificate file, and stray text around its certificate.
+	crt := filepath.Join(root, "etc/kubernetes/pki/apiserver.crt")
+	data, _ = os.ReadFile(crt)
+	data = append([]byte("secret-preamble\n"), data...)
+	data = append(data, []byte("-----BEGIN SECRET-----\nc2VjcmV0LWJsb2Nr\n-----END SECRET-----\n")...)
+	if err := os.WriteFile(crt, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	c, err := access.Dialer.Dial(context.Background(), n.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, stderr, code, err := c.Run(context.Background(), bundleCommand, []byte(bundleScript))
+	c.Close()
+	if err != nil || code != 0 {
+		t.Fatalf("bundle script: exit %d, %v: %s", code, err, stderr)
+	}
+	for _, secret := range []string{"PRIVATE KEY", "client-key-data", "secret", "c2VjcmV0", "token:"} {
+		if strings.Contains(string(raw), secret) {
+			t.Errorf("the node sent %q", secret)
+		}
+	}
+	if !strings.Contains(string(raw), "@@tkgcert-file etc/kubernetes/extra.conf") || !strings.Contains(string(raw), "rotateCertificates: true") {
+		t.Errorf("the bundle lost what it should carry:\n%s", raw)
+	}
+
+	res := New(SSH, 0).Read(context.Background(), access, n)
+	if len(res.Errors) > 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	want, err := certs.ReadNode(os.DirFS(root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, res.Expiration); diff != "" {
+		t.Errorf("read over SSH vs read locally (-want +got):\n%s", diff)
+	}
+}
+
+// TestParseBundleAppliesTheAllowlist: whatever a node sends, tkgcert keeps
+// only the allowlist, and refuses files it did not ask for.
+func TestParseBundleAppliesTheAllowlist(t *testing.T) {
+	in := "@@tkgcert-file etc/kubernetes/pki/ca.crt\nstray\n-----BEGIN CERTIFICATE-----\nQUJD\nnot base64!\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n" +
+		"@@tkgcert-file etc/kubernetes/admin.conf\nusers:\n- name: a\n  user:\n    client-certificate-data: QUJD\n    client-key-data: S0VZ\n    token: abc\n" +
+		"@@tkgcert-file var/lib/kubelet/config.yaml\nrotateCertificates: true\nstaticPodURLHeader: {a: [b]}\n" +
+		"@@tkgcert-end\n"
+	fsys, err := parseBundle([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]string{
+		"etc/kubernetes/pki/ca.crt":   "-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----\n",
+		"etc/kubernetes/admin.conf":   "users:\n- name: a\n  user:\n    client-certificate-data: QUJD\n",
+		"var/lib/kubelet/config.yaml": "rotateCertificates: true\n",
+	} {
+		if got := string(fsys[p].Data); got != want {
+			t.Errorf("%s kept %q, want %q", p, got, want)
+		}
+	}
+	for _, bad := range []string{
+		"@@tkgcert-file etc/shadow\nx\n@@tkgcert-end\n",
+		"@@tkgcert-file etc/kubernetes/../../etc/shadow.conf\nx\n@@tkgcert-end\n",
+		"@@tkgcert-key root/.ssh/id_rsa\n@@tkgcert-end\n",
+		"@@tkgcert-end\n@@tkgcert-file etc/kubernetes/admin.conf\n",
+	} {
+		if _, err := parseBundle([]byte(bad)); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}
+
+// TestNodeFloodingItsOutput: a node whose files add up to more than
+// remote.MaxStdout is an error for that node, naming the limit, and what
+// was read of it is dropped.
+func TestNodeFloodingItsOutput(t *testing.T) {
+	root, n, access := node(t, true, true)
+	crt := filepath.Join(root, "etc/kubernetes/pki/apiserver.crt")
+	data, _ := os.ReadFile(crt)
+	block := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: make([]byte, remote.MaxStdout)})
+	if err := os.WriteFile(crt, append(data, block...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := New(SSH, 0).Read(context.Background(), access, n)
+	if res.Expiration != nil || res.Kubelet != nil || len(res.Errors) != 1 ||
+		!strings.Contains(res.Errors[0], "node node-a") || !strings.Contains(res.Errors[0], "stdout exceeds 1 MiB") {
+		t.Errorf("result %+v", res)
 	}
 }
