@@ -24,7 +24,8 @@ var (
 	// node): 1000 clusters of 3 control-plane nodes need about 26000 open
 	// files, over this machine's hard limit of 20000, which needs
 	// CAP_SYS_RESOURCE to raise.
-	controllerCP = flag.Int("controller-cp", 1, "control-plane nodes per cluster in BenchmarkControllerPass's lab")
+	controllerCP   = flag.Int("controller-cp", 1, "control-plane nodes per cluster in BenchmarkControllerPass's lab")
+	controllerHeap = flag.String("controller-heap-profile", "", "write the controller's heap profile (go tool pprof) after each pass to this file, suffixed with its arguments")
 )
 
 // BenchmarkControllerPass measures, side by side in one run on one fleet,
@@ -77,8 +78,18 @@ func runControllerPass(b *testing.B, kc, knownHosts string, n int, args ...strin
 		b.Fatal(err)
 	}
 	defer log.Close()
+	pprofAddr := "0"
+	if *controllerHeap != "" {
+		pl, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		pprofAddr = pl.Addr().String()
+		pl.Close()
+	}
 	cmd := exec.Command(tkgcert, append([]string{"controller", "--kubeconfig", kc, "--leader-elect=false",
-		"--metrics-bind-address", addr, "--health-probe-bind-address", "0", "--resync", "1h", "--known-hosts", knownHosts}, args...)...)
+		"--metrics-bind-address", addr, "--health-probe-bind-address", "0", "--pprof-bind-address", pprofAddr,
+		"--resync", "1h", "--known-hosts", knownHosts}, args...)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -106,6 +117,9 @@ func runControllerPass(b *testing.B, kc, knownHosts string, n int, args ...strin
 		}
 	}
 	peak := peakRSS(b, cmd.Process.Pid)
+	if *controllerHeap != "" {
+		saveHeapProfile(b, pprofAddr, *controllerHeap+"."+strings.Join(args, ""))
+	}
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		b.Fatal(err)
@@ -118,6 +132,23 @@ func runControllerPass(b *testing.B, kc, knownHosts string, n int, args ...strin
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	return passResult{pass: time.Duration(secs * float64(time.Second)), peakRSS: peak}
+}
+
+// saveHeapProfile writes the controller's heap profile to file.
+func saveHeapProfile(b *testing.B, addr, file string) {
+	resp, err := http.Get("http://" + addr + "/debug/pprof/heap")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("heap profile: %s", file)
 }
 
 // peakRSS reads the process's peak resident set (VmHWM) in MiB.

@@ -106,6 +106,7 @@ rollout and never starts a second one.`,
 	f.IntVar(&o.opts.Parallel, "parallel", inventory.DefaultParallel, "Nodes read at once, fleet-wide (clusters reconciled at once, each reading its nodes in turn)")
 	f.StringVar(&o.mgr.MetricsBindAddress, "metrics-bind-address", ":8080", `Address of /metrics ("0" disables it)`)
 	f.StringVar(&o.mgr.HealthProbeBindAddress, "health-probe-bind-address", ":8081", `Address of /healthz and /readyz ("0" disables them)`)
+	f.StringVar(&o.mgr.PprofBindAddress, "pprof-bind-address", "0", `Address of Go's /debug/pprof, for profiling memory and CPU ("0" disables it; do not expose it)`)
 	f.BoolVar(&o.mgr.LeaderElection, "leader-elect", true, "Elect a leader among replicas (a Lease in --leader-election-namespace)")
 	f.StringVar(&o.mgr.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader Lease (default: the pod's own namespace; outside a pod, the kubeconfig context's namespace, or no leader election if it names none)")
 	f.DurationVar(&o.mgr.LeaseDuration, "leader-election-lease-duration", 0, "How long a lost leader's Lease blocks the others (default 15s)")

@@ -41,6 +41,8 @@ type ManagerOptions struct {
 	MetricsBindAddress string
 	// HealthProbeBindAddress serves /healthz and /readyz ("0" disables them).
 	HealthProbeBindAddress string
+	// PprofBindAddress serves Go's /debug/pprof ("" or "0" disables it).
+	PprofBindAddress string
 	// LeaderElection makes replicas elect one leader; only the leader
 	// inventories and rotates.
 	LeaderElection bool
@@ -76,6 +78,7 @@ func Run(ctx context.Context, cfg *rest.Config, mo ManagerOptions, o Options) er
 		Logger:                        o.Log,
 		Metrics:                       metricsserver.Options{BindAddress: mo.MetricsBindAddress},
 		HealthProbeBindAddress:        mo.HealthProbeBindAddress,
+		PprofBindAddress:              mo.PprofBindAddress,
 		LeaderElection:                mo.LeaderElection,
 		LeaderElectionID:              LeaderElectionID,
 		LeaderElectionNamespace:       mo.LeaderElectionNamespace,
