@@ -46,10 +46,9 @@ func FuzzWindowNext(f *testing.F) {
 		"* 00:00-24:00", "* 00:00-01:00", "* 00:00-00:30", "Sat 23:00-01:00", "Sat 23:30-00:30", "Sun 01:30-02:30", "Sun 02:45-03:15",
 		"Mon-Fri 22:00-04:00", "Fri-Mon 00:00-24:00", "Sat,Sun 03:00-02:00", "daily 01:00-02:00"} {
 		for z := range fuzzZones {
-			for _, off := range []int64{-3600, -60, 0, 1800} {
-				f.Add(spec, uint8(z), uint8(0), off)
-				f.Add(spec, uint8(z), uint8(1), off)
-			}
+			// An hour before the zone's first two changes of 2025.
+			f.Add(spec, uint8(z), uint8(0), int64(-3600))
+			f.Add(spec, uint8(z), uint8(1), int64(-3600))
 		}
 	}
 	f.Fuzz(func(t *testing.T, spec string, zone, base uint8, offset int64) {

@@ -57,6 +57,9 @@ func FuzzParseJump(f *testing.F) {
 	}
 	f.Add("bastion", "")
 	f.Fuzz(func(t *testing.T, s, defaultUser string) {
+		if defaultUser != strings.TrimSpace(defaultUser) {
+			return // Options.User is a login name, not blanks around one
+		}
 		j, err := parseJump(s, defaultUser)
 		if err != nil {
 			return
