@@ -100,6 +100,29 @@ test: deps tools lint ## Install the test packages, build the tools, lint, and r
 unit: ## Run the tests without building tools (packages that need bin/ fail)
 	$(GO) test $(GO_TEST_FLAGS) ./...
 
+# Each fuzz target runs for FUZZTIME on its own: -fuzz takes one target per
+# package run. `make test` runs their seeds (f.Add and testdata/fuzz). New
+# inputs are minimized for at most FUZZMINIMIZETIME (Go's default, 60s,
+# would leave a short run little time to fuzz).
+FUZZTIME         ?= 30s
+FUZZMINIMIZETIME ?= 3s
+FUZZ_TARGETS := \
+	./internal/source:FuzzParseBundle \
+	./internal/certs:FuzzParseText ./internal/certs:FuzzParseJSON ./internal/certs:FuzzParseYAML \
+	./internal/certs:FuzzParseKubeconfigUser ./internal/certs:FuzzReadNode \
+	./internal/kubeconfig:FuzzRESTConfig \
+	./internal/remote:FuzzHostPort ./internal/remote:FuzzParseJump \
+	./internal/controller:FuzzWindowNext \
+	./internal/duration:FuzzParse \
+	./internal/fleet:FuzzConvert
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME (default 30s) each
+	@for t in $(FUZZ_TARGETS); do \
+	  echo ">> $${t#*:} ($${t%%:*}, $(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $${t%%:*} || exit 1; \
+	done
+
 lint: ## go vet and gofmt
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)); \

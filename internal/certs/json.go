@@ -69,6 +69,11 @@ func (t *infoTime) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return err
 	}
+	// An offset can carry a year 0000 or 9999 date out of the four digits
+	// RFC 3339 has for it in UTC, where it could not be written again.
+	if y := p.UTC().Year(); y < 0 || y > 9999 {
+		return fmt.Errorf("time %q is outside the years 0000 to 9999 in UTC", s)
+	}
 	t.Time = p.UTC()
 	return nil
 }

@@ -410,8 +410,10 @@ const maxLinks = 40
 
 // resolve resolves symbolic links in name inside fsys when fsys implements
 // fs.ReadLinkFS, so that absolute link targets stay inside the node's root.
-// A component that does not exist ends resolution; the caller's Stat or
-// Open then reports it.
+// A component that does not exist ends resolution at that component; the
+// caller's Stat or Open then reports it. (Not at the whole remaining path:
+// "missing/../x" would then be cleaned to "x", which the kernel would not
+// reach, and whose own links the file system would follow unchecked.)
 func resolve(fsys fs.FS, name string) (string, error) {
 	rl, ok := fsys.(fs.ReadLinkFS)
 	if !ok {
@@ -433,7 +435,7 @@ func resolve(fsys fs.FS, name string) (string, error) {
 		fi, err := rl.Lstat(next)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return path.Join(append([]string{next}, parts[i+1:]...)...), nil
+				return next, nil
 			}
 			return "", err
 		}

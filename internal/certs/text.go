@@ -241,5 +241,9 @@ func parseDate(s string) (time.Time, error) {
 	if zone, _ := t.Zone(); zone != "UTC" && zone != "GMT" {
 		return time.Time{}, fmt.Errorf("expiration date %q is not in UTC, and the offset of %s cannot be known from its name (kubeadm prints UTC; is this kubeadm's output?)", s, zone)
 	}
+	if t.IsZero() {
+		// Go's zero time is how a missing certificate's expiration reads.
+		return time.Time{}, fmt.Errorf("unrecognised expiration date %q: the zero time", s)
+	}
 	return t.UTC(), nil
 }

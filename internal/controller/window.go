@@ -150,21 +150,42 @@ func (w *Window) Next(t time.Time) time.Time {
 
 // opening returns the start and end of the span's occurrence that starts on
 // the calendar day of t plus offset days, and whether that day is one of
-// its days.
+// its days. On a day whose clock change skips the span's times, start and
+// end are the moment of the change; an occurrence wholly skipped is empty.
 func (s span) opening(t time.Time, offset int) (time.Time, time.Time, bool) {
 	lt := t.In(s.loc)
-	day := time.Date(lt.Year(), lt.Month(), lt.Day()+offset, 0, 0, 0, 0, s.loc)
+	// The calendar day, at noon in UTC: midnight in s.loc may not exist.
+	day := time.Date(lt.Year(), lt.Month(), lt.Day()+offset, 12, 0, 0, 0, time.UTC)
 	if !s.days[day.Weekday()] {
 		return time.Time{}, time.Time{}, false
 	}
 	// Wall-clock arithmetic, so that a daylight-saving change keeps 02:00 at 02:00.
-	start := time.Date(day.Year(), day.Month(), day.Day(), 0, int(s.start/time.Minute), 0, 0, s.loc)
+	start := wallTime(day.Year(), day.Month(), day.Day(), int(s.start/time.Minute), s.loc)
 	endDay := day.Day()
 	if s.end <= s.start {
 		endDay++
 	}
-	end := time.Date(day.Year(), day.Month(), endDay, 0, int(s.end/time.Minute), 0, 0, s.loc)
+	end := wallTime(day.Year(), day.Month(), endDay, int(s.end/time.Minute), s.loc)
 	return start, end, true
+}
+
+// wallTime is the first moment at which clocks in loc show the day and
+// the minutes since its midnight: time.Date, except that a time skipped
+// by a clock change (02:30 when clocks jump from 02:00 to 03:00) is the
+// moment of the change, not whichever side of it time.Date picks.
+func wallTime(year int, month time.Month, day, minutes int, loc *time.Location) time.Time {
+	t := time.Date(year, month, day, 0, minutes, 0, 0, loc)
+	want := time.Date(year, month, day, 0, minutes, 0, 0, time.UTC)
+	got := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), 0, 0, time.UTC)
+	switch {
+	case got.After(want): // t is after the change
+		change, _ := t.ZoneBounds()
+		return change
+	case got.Before(want): // t is before it
+		_, change := t.ZoneBounds()
+		return change
+	}
+	return t
 }
 
 func (s span) contains(t time.Time) bool {
@@ -176,9 +197,11 @@ func (s span) contains(t time.Time) bool {
 	return false
 }
 
+// next is the start of the first non-empty occurrence at or after t: at
+// most two weeks ahead, when a clock change skips this week's.
 func (s span) next(t time.Time) time.Time {
-	for offset := 0; offset <= 8; offset++ {
-		if start, _, ok := s.opening(t, offset); ok && !start.Before(t) {
+	for offset := 0; offset <= 15; offset++ {
+		if start, end, ok := s.opening(t, offset); ok && !start.Before(t) && start.Before(end) {
 			return start
 		}
 	}

@@ -58,7 +58,9 @@ func TestFormat(t *testing.T) {
 // and survives Format and Parse unchanged.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"30d", "0d", "12h", "1h30m", "-1d", "106752d", "213505d", "36500d", "36501d",
-		"9223372036854775807d", "2562047h47m16.854775807s", "+5d", "1.5d", "0x10d", "", "d", "1e3d", "1ns"} {
+		"9223372036854775807d", "2562047h47m16.854775807s", "+5d", "1.5d", "0x10d", "", "d", "1e3d", "1ns",
+		// Max and one step beyond it in every unit, and a negative zero.
+		"876000h", "876000h0m0.000000001s", "52560000m", "52560001m", "3153600000s", "3153600000.000000001s", "-0d", "-0s", "00036500d"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -171,7 +171,9 @@ func hostPort(s string, defaultPort int) (string, error) {
 		return "", err // "host:" or similar
 	}
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if host == "" || strings.ContainsAny(host, " \t\n/@") {
+	// Brackets left over after trimming one pair ("[a]]", "[[a]") would make
+	// an address that net.SplitHostPort and the dialer cannot read.
+	if host == "" || strings.ContainsAny(host, " \t\n/@[]") {
 		return "", fmt.Errorf("invalid host %q", host)
 	}
 	return net.JoinHostPort(host, port), nil

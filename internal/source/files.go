@@ -65,8 +65,10 @@ const (
 	// confLineRE is a kubeconfig line that names its structure, server,
 	// CA data or client certificate (data or path), with a plain value.
 	// client-key-data, token, exec, auth-provider, username and password
-	// are not in it.
-	confLineRE = `^ *(- )?(apiVersion|kind|clusters|contexts|users|current-context|preferences|name|cluster|context|user|namespace|server|certificate-authority-data|client-certificate-data|client-certificate):( +[][A-Za-z0-9+=:._@{}"/-]*)? *$`
+	// are not in it. A value is a plain or double-quoted scalar, or the
+	// empty {} or []: a flow mapping with content ({"token":"..."}) would
+	// carry any field on an allowed key's line.
+	confLineRE = `^ *(- )?(apiVersion|kind|clusters|contexts|users|current-context|preferences|name|cluster|context|user|namespace|server|certificate-authority-data|client-certificate-data|client-certificate):( +([A-Za-z0-9+=:._@/-]*|"[A-Za-z0-9+=:._@/-]*"|[{][}]|[[][]]))? *$`
 	// kubeletLineRE is the kubelet config's rotation setting.
 	kubeletLineRE = `^rotateCertificates: *(true|false) *$`
 )

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -22,7 +23,17 @@ var (
 // Main starts one environment per Cluster API version (in parallel), runs
 // the package's tests, stops the environments and returns the exit code for
 // os.Exit. A start failure is printed and fails the package.
+//
+// A fuzzing run (-test.fuzz) starts none: its fuzz workers are processes
+// of their own, each would start the environments again, and fuzz targets
+// do not use them.
 func Main(m *testing.M, versions ...capi.APIVersion) int {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+		return m.Run()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	started := make([]*Environment, len(versions))
