@@ -291,4 +291,3 @@ func algorithms(keys []*khLine) []string {
 	}
 	return algos
 }
-
