@@ -146,3 +146,19 @@ func removeEntries(path string, drop func(*khLine) bool) (int, error) {
 	}
 	return removed, nil
 }
+
+// ReplaceKnownHosts replaces the content of the known_hosts file at path
+// with data (creating the file, mode 0600, and its directory if needed),
+// atomically and under the locks accept-new uses. The controller loads the
+// known hosts it keeps in a Secret with it.
+func ReplaceKnownHosts(path string, data []byte) error {
+	return updateKnownHosts(path, true, func(f *khFile) (bool, error) {
+		if string(f.bytes()) == string(parseKnownHosts(path, data).bytes()) {
+			return false, nil
+		}
+		mode := f.mode
+		*f = *parseKnownHosts(path, data)
+		f.mode = mode
+		return true, nil
+	})
+}
