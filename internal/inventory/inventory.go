@@ -307,7 +307,7 @@ func nodeAddresses(ctx context.Context, data []byte, secret, endpoint string) (m
 // nodeReport is what the source read from n, each certificate stamped with
 // its residual time and located on the node.
 func nodeReport(cl *fleet.Cluster, n source.Node, res source.Result, now time.Time) NodeReport {
-	nr := NodeReport{Name: n.Name, Address: n.Address, Role: n.Role(), Errors: res.Errors,
+	nr := NodeReport{Name: n.Name, Address: n.Address, HostKeyAlias: n.HostKeyAlias, Role: n.Role(), Errors: res.Errors,
 		Certificates: []certs.Info{}, CertificateAuthorities: []certs.Info{}}
 	locate := func(c *certs.Info) {
 		c.Stamp(now)
