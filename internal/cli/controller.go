@@ -117,6 +117,7 @@ rollout and never starts a second one.`,
 	f.StringArrayVar(&o.vcenters, "vcenter", nil, "vCenter Server to inventory too, HOST or HOST:PORT; repeatable")
 	f.StringArrayVar(&o.endpoints, "endpoint", nil, "Another TLS endpoint to inventory, HOST:PORT; repeatable")
 	f.StringArrayVar(&o.vmcaRootFiles, "vmca-root", nil, "PEM file with vCenter's VMCA root certificate(s); repeatable")
+	f.StringVar(&o.opts.KnownHostsSecret, "known-hosts-secret", "", "Keep the known_hosts file in this Secret of the controller's namespace (loaded at start, written back when it changes), so that a restart or a new leader does not trust every node afresh; config/manager sets tkgcert-known-hosts")
 	f.IntVarP(&o.verbose, "v", "v", 0, "Log verbosity (2: rollout progress, 4: details)")
 	for _, name := range []string{"leader-election-lease-duration", "leader-election-renew-deadline", "leader-election-retry-period", "follow-resync"} {
 		_ = f.MarkHidden(name)

@@ -76,6 +76,10 @@ type Options struct {
 	Supervisor *supervisor.Options
 	// Log receives the controller's log; klog's by default.
 	Log logr.Logger
+	// KnownHostsSecret, when set, names the Secret (in the controller's
+	// namespace) that keeps the SSH known_hosts file across restarts and
+	// leader changes (see KnownHostsSecret).
+	KnownHostsSecret string
 }
 
 func (o *Options) defaults() {
@@ -130,6 +134,9 @@ type Reconciler struct {
 	// exists tells whether the Cluster is still there (the manager's
 	// metadata cache).
 	exists func(ctx context.Context, key types.NamespacedName) (bool, error)
+
+	// knownHosts keeps the known_hosts file in a Secret; nil without.
+	knownHosts *KnownHostsSecret
 
 	mu       sync.Mutex
 	clusters map[string]*clusterState
@@ -230,6 +237,15 @@ func (c *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		c.forget(key)
 		return reconcile.Result{}, nil
 	}
+	if c.knownHosts != nil {
+		// No node is dialled before the recorded host keys are in place:
+		// accept-new would trust them all afresh.
+		if err := c.knownHosts.Load(ctx); err != nil {
+			log.Error(err, "Not reading the cluster's nodes: the known hosts could not be loaded")
+			return reconcile.Result{}, err
+		}
+		defer c.saveKnownHosts(ctx, log)
+	}
 	st := c.state(key)
 	if st.status == nil {
 		st.status = readStatus(cl)
@@ -275,6 +291,17 @@ func (c *Reconciler) cutShort(req reconcile.Request, err error) error {
 	}
 	c.metrics.CheckErrorsTotal.WithLabelValues(req.Namespace, req.Name).Inc()
 	return fmt.Errorf("the reconcile did not finish within %s (nodes or the Supervisor not answering?); retried with backoff: %w", c.o.ReconcileTimeout, err)
+}
+
+// saveKnownHosts writes host keys recorded or pruned by the reconcile to
+// the Secret.
+func (c *Reconciler) saveKnownHosts(ctx context.Context, log logr.Logger) {
+	changed, err := c.knownHosts.Save(ctx)
+	if err != nil {
+		log.Error(err, "Saving the known hosts failed; trying again after the next reconcile")
+	} else if changed {
+		log.V(4).Info("Saved the known hosts", "secret", klog.KRef(c.knownHosts.namespace, c.knownHosts.name))
+	}
 }
 
 // inventory reads the cluster's certificates, its nodes one at a time (the

@@ -3,6 +3,8 @@ package controller
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -11,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -26,6 +29,7 @@ import (
 	"github.com/tkgcert/tkgcert/internal/capi"
 	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/remote"
 	"github.com/tkgcert/tkgcert/internal/supervisor"
 )
 
@@ -52,6 +56,38 @@ type ManagerOptions struct {
 	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election
 	// (controller-runtime's defaults when zero: 15s, 10s, 2s).
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+}
+
+// serviceAccountNamespaceFile is where a pod finds its namespace.
+const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// knownHostsSecret makes the store of o.KnownHostsSecret, in the leader
+// election namespace, or the pod's own; nil with the insecure policy.
+func knownHostsSecret(cfg *rest.Config, mo ManagerOptions, o Options) (*KnownHostsSecret, error) {
+	if o.SSH.HostKeyPolicy == remote.Insecure {
+		return nil, nil
+	}
+	ns := mo.LeaderElectionNamespace
+	if ns == "" {
+		if b, err := os.ReadFile(serviceAccountNamespaceFile); err == nil {
+			ns = strings.TrimSpace(string(b))
+		}
+	}
+	if ns == "" {
+		return nil, fmt.Errorf("--known-hosts-secret %s: no namespace to keep it in (outside a pod, pass --leader-election-namespace, or --known-hosts-secret \"\" to keep known hosts in the file only)", o.KnownHostsSecret)
+	}
+	path := o.SSH.KnownHostsFile
+	if path == "" {
+		var err error
+		if path, err = remote.DefaultKnownHostsPath(); err != nil {
+			return nil, err
+		}
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return NewKnownHostsSecret(cs.CoreV1(), ns, o.KnownHostsSecret, path), nil
 }
 
 // Run runs the controller in a controller-runtime manager until ctx ends:
@@ -111,6 +147,11 @@ func Run(ctx context.Context, cfg *rest.Config, mo ManagerOptions, o Options) er
 	r, err := NewReconciler(cfg, metrics, mgr.GetEventRecorder(EventSource), o)
 	if err != nil {
 		return err
+	}
+	if o.KnownHostsSecret != "" {
+		if r.knownHosts, err = knownHostsSecret(cfg, mo, o); err != nil {
+			return err
+		}
 	}
 	clusterMeta := func() *metav1.PartialObjectMetadata {
 		m := &metav1.PartialObjectMetadata{}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,10 +21,6 @@ import (
 	"github.com/tkgcert/tkgcert/internal/remote"
 	"github.com/tkgcert/tkgcert/internal/testenv"
 )
-
-func TestMain(m *testing.M) {
-	os.Exit(testenv.Main(m, capi.V1Beta1))
-}
 
 func object(t *testing.T, c client.Client, obj, status map[string]any) *unstructured.Unstructured {
 	t.Helper()

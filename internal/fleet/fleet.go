@@ -96,7 +96,9 @@ type Condition struct {
 
 // Machine is one Cluster API Machine.
 type Machine struct {
-	Name         string
+	Name string
+	// UID is the Machine object's UID.
+	UID          string
 	ControlPlane bool
 	Phase        string
 	NodeName     string
@@ -470,6 +472,7 @@ func machine(u *unstructured.Unstructured) Machine {
 	_, cp := u.GetLabels()[ControlPlaneLabel]
 	m := Machine{
 		Name:               u.GetName(),
+		UID:                string(u.GetUID()),
 		ControlPlane:       cp,
 		Phase:              stringField(u, "status", "phase"),
 		NodeName:           stringField(u, "status", "nodeRef", "name"),

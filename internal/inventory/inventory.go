@@ -79,6 +79,9 @@ func RunFor(ctx context.Context, r *fleet.Reader, clusters []fleet.Cluster, o Op
 	rep := &Report{APIVersion: APIVersion, Kind: Kind, GeneratedAt: now.UTC(), Source: string(o.Source),
 		Clusters: make([]ClusterReport, len(clusters))}
 	reader := source.New(o.Source, o.SSH.Timeout)
+	if o.Source != source.TLS {
+		pruneKnownHosts(clusters, o.SSH)
+	}
 
 	// Per cluster: secrets, SSH key, node list; then its nodes, each
 	// through one pool bounded fleet-wide, so a large cluster cannot starve
@@ -136,6 +139,41 @@ func RunFor(ctx context.Context, r *fleet.Reader, clusters []fleet.Cluster, o Op
 	return rep
 }
 
+// pruneKnownHosts removes from the known_hosts file that accept-new
+// maintains the entries of machines gone from clusters, whose Machines
+// were all listed; clusters out of scope are left alone. A failure is
+// passed to the SSH options' Warn: the nodes can be read all the same.
+func pruneKnownHosts(clusters []fleet.Cluster, o remote.Options) {
+	if o.HostKeyPolicy != remote.AcceptNew && o.HostKeyPolicy != "" {
+		return // strict: the user keeps the file
+	}
+	path := o.KnownHostsFile
+	if path == "" {
+		var err error
+		if path, err = remote.DefaultKnownHostsPath(); err != nil {
+			return
+		}
+	}
+	var scope, live []string
+	for i := range clusters {
+		cl := &clusters[i]
+		scope = append(scope, remote.ClusterKey(cl.Namespace, cl.Name))
+		for _, m := range cl.Machines {
+			if a := machineAlias(cl, m); a != "" {
+				live = append(live, a)
+			}
+			// Before it had a providerID the machine may have been
+			// recorded under its UID.
+			if a := remote.MachineAlias(cl.Namespace, cl.Name, "", m.UID); a != "" {
+				live = append(live, a)
+			}
+		}
+	}
+	if _, err := remote.PruneMachines(path, scope, live); err != nil && o.Warn != nil {
+		o.Warn(fmt.Sprintf("WARNING: not pruning the host keys of deleted machines: %v", err))
+	}
+}
+
 // prepareCluster reads a cluster's Supervisor secrets and works out its nodes.
 func prepareCluster(ctx context.Context, r *fleet.Reader, cl *fleet.Cluster, o Options, kind source.Kind, now time.Time) (ClusterReport, source.ClusterAccess, []source.Node, *remote.Dialer) {
 	cr := ClusterReport{Namespace: cl.Namespace, Name: cl.Name, ClusterAPIVersion: string(cl.APIVersion),
@@ -157,7 +195,7 @@ func prepareCluster(ctx context.Context, r *fleet.Reader, cl *fleet.Cluster, o O
 	cr.Errors = append(cr.Errors, errs...)
 	cr.Nodes = make([]NodeReport, len(nodes))
 	for i, n := range nodes {
-		cr.Nodes[i] = NodeReport{Name: n.Name, Address: n.Address, Role: n.Role()}
+		cr.Nodes[i] = NodeReport{Name: n.Name, Address: n.Address, HostKeyAlias: n.HostKeyAlias, Role: n.Role()}
 	}
 	var dialer *remote.Dialer
 	if kind != source.TLS && len(nodes) > 0 {
@@ -191,7 +229,7 @@ func nodesOf(ctx context.Context, r *fleet.Reader, cl *fleet.Cluster) ([]source.
 			missing = append(missing, m)
 			continue
 		}
-		nodes = append(nodes, source.Node{Name: nodeName(m), Address: m.InternalIP, ControlPlane: m.ControlPlane})
+		nodes = append(nodes, source.Node{Name: nodeName(m), Address: m.InternalIP, ControlPlane: m.ControlPlane, HostKeyAlias: machineAlias(cl, m)})
 	}
 	if len(missing) == 0 {
 		return nodes, nil
@@ -210,9 +248,14 @@ func nodesOf(ctx context.Context, r *fleet.Reader, cl *fleet.Cluster) ([]source.
 			errs = append(errs, msg)
 			continue
 		}
-		nodes = append(nodes, source.Node{Name: nodeName(m), Address: ip, ControlPlane: m.ControlPlane})
+		nodes = append(nodes, source.Node{Name: nodeName(m), Address: ip, ControlPlane: m.ControlPlane, HostKeyAlias: machineAlias(cl, m)})
 	}
 	return nodes, errs
+}
+
+// machineAlias is what m's host keys are recorded under.
+func machineAlias(cl *fleet.Cluster, m fleet.Machine) string {
+	return remote.MachineAlias(cl.Namespace, cl.Name, m.ProviderID, m.UID)
 }
 
 func nodeName(m fleet.Machine) string {
@@ -264,7 +307,7 @@ func nodeAddresses(ctx context.Context, data []byte, secret, endpoint string) (m
 // nodeReport is what the source read from n, each certificate stamped with
 // its residual time and located on the node.
 func nodeReport(cl *fleet.Cluster, n source.Node, res source.Result, now time.Time) NodeReport {
-	nr := NodeReport{Name: n.Name, Address: n.Address, Role: n.Role(), Errors: res.Errors,
+	nr := NodeReport{Name: n.Name, Address: n.Address, HostKeyAlias: n.HostKeyAlias, Role: n.Role(), Errors: res.Errors,
 		Certificates: []certs.Info{}, CertificateAuthorities: []certs.Info{}}
 	locate := func(c *certs.Info) {
 		c.Stamp(now)

@@ -66,6 +66,9 @@ type ClusterReport struct {
 type NodeReport struct {
 	Name    string `json:"name"`
 	Address string `json:"address"`
+	// HostKeyAlias is what the node's SSH host keys are recorded under in
+	// known_hosts (remote.MachineAlias), if not its address.
+	HostKeyAlias string `json:"hostKeyAlias,omitempty"`
 	// Role is names.RoleControlPlane or names.RoleWorker.
 	Role string `json:"role"`
 	// Certificates and CertificateAuthorities are the node's catalogue as

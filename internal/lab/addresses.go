@@ -10,8 +10,9 @@ const DefaultAddressBlock = 10
 
 // Address plan, all on loopback: cluster k owns 127.(B+k/256).(k%256).0/24,
 // where B is Options.AddressBlock (default 10);
-// .1 is its control-plane endpoint and nodes take .10 upwards, a new address
-// for every new machine (a replaced node comes back elsewhere, as on vSphere).
+// .1 is its control-plane endpoint and nodes take .10 upwards. As IPAM does,
+// a new machine gets the address a deleted machine released, if any (the
+// oldest), else the next unused one.
 const (
 	firstNodeHost = 10
 	lastNodeHost  = 254

@@ -80,6 +80,7 @@ type cluster struct {
 	mu       sync.Mutex
 	machines map[string]*machine
 	nextHost int
+	released []int // node host numbers of deleted machines, oldest first
 	wake     chan struct{}
 }
 
@@ -154,7 +155,16 @@ func (c *cluster) sshPrivateKeyPEM() ([]byte, error) {
 	return pem.EncodeToMemory(block), nil
 }
 
+// nextNodeIP is the address of a new machine: the oldest address a deleted
+// machine released, as IPAM hands them out again, or else a fresh one. So
+// every rollout gives some new machine an address that an old machine
+// (with another host key) had.
 func (c *cluster) nextNodeIP() (net.IP, error) {
+	if len(c.released) > 0 {
+		host := c.released[0]
+		c.released = c.released[1:]
+		return nodeIP(c.lab.o.AddressBlock, c.index, host)
+	}
 	ip, err := nodeIP(c.lab.o.AddressBlock, c.index, c.nextHost)
 	if err != nil {
 		return nil, err

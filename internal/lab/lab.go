@@ -388,13 +388,20 @@ func (l *Lab) Close() {
 	}
 }
 
-// hostKey is a node's SSH host key: derived from the state directory's
-// seed and the node's address, so a lab restarted on the same state
-// directory presents the same keys at the same addresses (users' known_hosts
-// stay valid), while every new machine, which gets a new address, gets a new
-// key as a new VM would.
+// hostKey is a Supervisor node's SSH host key: derived from the state
+// directory's seed and the node's address, so a lab restarted on the same
+// state directory presents the same keys at the same addresses (users'
+// known_hosts stay valid).
 func (l *Lab) hostKey(ip net.IP) ed25519.PrivateKey {
 	sum := sha256.Sum256(append(append([]byte(nil), l.hostKeySeed...), ip.String()...))
+	return ed25519.NewKeyFromSeed(sum[:])
+}
+
+// machineHostKey is a cluster machine's SSH host key: derived from the seed
+// and the machine's name, so every new machine gets a new key as a new VM
+// would, also at an address an old machine released.
+func (l *Lab) machineHostKey(machine string) ed25519.PrivateKey {
+	sum := sha256.Sum256(append(append([]byte(nil), l.hostKeySeed...), "machine/"+machine...))
 	return ed25519.NewKeyFromSeed(sum[:])
 }
 

@@ -108,7 +108,7 @@ func (c *cluster) writeDisk(n *node, m *machine, v pki.Validity, rotateCerts boo
 
 // startSSH starts the node's SSH server with its host key.
 func (c *cluster) startSSH(n *node) error {
-	hostKey, err := ssh.NewSignerFromSigner(c.lab.hostKey(n.ip))
+	hostKey, err := ssh.NewSignerFromSigner(c.lab.machineHostKey(n.name))
 	if err != nil {
 		return err
 	}

@@ -252,6 +252,9 @@ func (c *cluster) finishDeletion(ctx context.Context, m *machine) error {
 			}
 		}
 		n.destroy()
+		c.mu.Lock()
+		c.released = append(c.released, int(n.ip.To4()[3]))
+		c.mu.Unlock()
 	}
 	kc := newObject(a.apiVersion(bootstrapGroup), "KubeadmConfig", c.spec.Namespace, m.name)
 	if err := c.lab.client.Delete(ctx, kc); client.IgnoreNotFound(err) != nil {

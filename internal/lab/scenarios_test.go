@@ -131,6 +131,30 @@ func secret(t *testing.T, name string) *corev1.Secret {
 	return s
 }
 
+// hostKeyOf is the SSH host key the node at addr presents.
+func hostKeyOf(t *testing.T, cluster, addr string) string {
+	t.Helper()
+	signer, err := ssh.ParsePrivateKey(secret(t, cluster+"-ssh").Data["ssh-privatekey"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key string
+	c, err := ssh.Dial("tcp", net.JoinHostPort(addr, "22"), &ssh.ClientConfig{
+		User: "vmware-system-user",
+		Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: func(_ string, _ net.Addr, k ssh.PublicKey) error {
+			key = ssh.FingerprintSHA256(k)
+			return nil
+		},
+		Timeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatalf("ssh %s: %v", addr, err)
+	}
+	c.Close()
+	return key
+}
+
 // sshRun runs a command on a node as the seed does: key from <cluster>-ssh,
 // user vmware-system-user, port 22.
 func sshRun(t *testing.T, cluster, addr, cmd string) string {
@@ -414,6 +438,10 @@ func TestPausedKCPDoesNotRollOut(t *testing.T) {
 // and the new machines' certificates are good for a year.
 func TestRolloutBefore(t *testing.T) {
 	before := machines(t, "expiring", true)
+	oldKeys := map[string]string{} // by address
+	for _, m := range before {
+		oldKeys[internalIP(m)] = hostKeyOf(t, "expiring", internalIP(m))
+	}
 	patchKCP(t, "expiring", `{"spec":{"rolloutBefore":{"certificatesExpiryDays":30}}}`)
 	eventually(t, "every expiring machine to be replaced", func() bool {
 		now := machines(t, "expiring", true)
@@ -432,6 +460,20 @@ func TestRolloutBefore(t *testing.T) {
 		}
 		return true
 	})
+	// As IPAM does, new machines got the addresses the old ones released,
+	// and present new host keys there.
+	reused := 0
+	for _, m := range machines(t, "expiring", true) {
+		if old, ok := oldKeys[internalIP(m)]; ok {
+			reused++
+			if k := hostKeyOf(t, "expiring", internalIP(m)); k == old {
+				t.Errorf("new machine %s at %s presents the host key of the machine that had the address", m.GetName(), internalIP(m))
+			}
+		}
+	}
+	if reused == 0 {
+		t.Errorf("no new machine got a released address")
+	}
 	for _, m := range machines(t, "expiring", true) {
 		within(t, m.GetName(), expiry(t, m), 365*24*time.Hour)
 		got := nodeCertNotAfter(t, "expiring", internalIP(m), "/etc/kubernetes/pki/apiserver.crt")

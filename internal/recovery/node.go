@@ -78,7 +78,7 @@ func (n *nodeRun) exec(ctx context.Context, script string) (string, error) {
 
 // prepare reads the node's certificates and signs their renewals in memory.
 func (n *nodeRun) prepare(ctx context.Context) error {
-	fsys, err := source.NodeFiles(ctx, n.client, source.Node{Name: n.plan.Name, Address: n.plan.Address, ControlPlane: n.plan.ControlPlane()})
+	fsys, err := source.NodeFiles(ctx, n.client, source.Node{Name: n.plan.Name, Address: n.plan.Address, HostKeyAlias: n.plan.HostKeyAlias, ControlPlane: n.plan.ControlPlane()})
 	if err != nil {
 		return err
 	}

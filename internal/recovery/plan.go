@@ -18,7 +18,10 @@ import (
 type NodePlan struct {
 	Name    string `json:"name"`
 	Address string `json:"address"`
-	Role    string `json:"role"`
+	// HostKeyAlias is what the node's SSH host keys are recorded under
+	// (see inventory.NodeReport).
+	HostKeyAlias string `json:"hostKeyAlias,omitempty"`
+	Role         string `json:"role"`
 	// Expired names the node's expired certificates.
 	Expired []string `json:"expired"`
 	// RenewPKI renews every kubeadm leaf certificate and kubeconfig of a
@@ -94,7 +97,7 @@ func BuildPlan(cr *inventory.ClusterReport, now time.Time) Plan {
 		supervisorCA[ca.Name] = ca.SerialNumber
 	}
 	for _, n := range nodes {
-		np := NodePlan{Name: n.Name, Address: n.Address, Role: n.Role, Expired: []string{}}
+		np := NodePlan{Name: n.Name, Address: n.Address, HostKeyAlias: n.HostKeyAlias, Role: n.Role, Expired: []string{}}
 		for _, e := range n.Errors {
 			p.Problems = append(p.Problems, fmt.Sprintf("node %s could not be read: %s", n.Name, e))
 		}

@@ -258,7 +258,7 @@ func (r *run) recoverNode(ctx context.Context, np NodePlan, res *NodeResult) err
 	}
 
 	log("reading certificates")
-	client, err := r.o.Dialer.Dial(ctx, np.Address)
+	client, err := r.o.Dialer.DialMachine(ctx, np.Address, np.HostKeyAlias)
 	if err != nil {
 		return fail(StepRead, err)
 	}

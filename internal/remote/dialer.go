@@ -61,7 +61,7 @@ func NewDialer(privateKeyPEM []byte, o Options) (*Dialer, error) {
 	if o.HostKeyPolicy == Insecure {
 		warnInsecure(o.Warn)
 	} else {
-		d.hostKeys = &hostKeys{policy: o.HostKeyPolicy, path: o.KnownHostsFile}
+		d.hostKeys = &hostKeys{policy: o.HostKeyPolicy, path: o.KnownHostsFile, warn: o.Warn}
 	}
 	return d, nil
 }
@@ -97,6 +97,7 @@ func parseKey(pemBytes []byte, what string) (ssh.Signer, error) {
 // endpoint is one SSH server to connect to.
 type endpoint struct {
 	addr   string // host:port
+	alias  string // what its host keys are recorded under, if not addr
 	user   string
 	signer ssh.Signer
 	label  string // for errors: "host:port as user[ via jump host ...]"
@@ -105,13 +106,24 @@ type endpoint struct {
 // Dial connects to host (an IP or a name; the port is Options.Port unless
 // host is host:port) and authenticates, within Options.Timeout. It honours
 // ctx cancellation while connecting and during the handshake; once Dial
-// returns, ctx no longer matters for the Client.
+// returns, ctx no longer matters for the Client. The host's key is checked
+// against the known_hosts entries of its address: Dial is for hosts that
+// are not Cluster API Machines (Supervisor nodes); DialMachine for those
+// that are.
 func (d *Dialer) Dial(ctx context.Context, host string) (*Client, error) {
+	return d.DialMachine(ctx, host, "")
+}
+
+// DialMachine is Dial for a machine whose host keys are recorded under
+// alias (see MachineAlias) rather than under its address, as OpenSSH's
+// HostKeyAlias does: addresses are reused, machines are not. An empty
+// alias is Dial.
+func (d *Dialer) DialMachine(ctx context.Context, host, alias string) (*Client, error) {
 	addr, err := hostPort(host, d.o.Port)
 	if err != nil {
 		return nil, fmt.Errorf("ssh to %q: %w", host, err)
 	}
-	ep := endpoint{addr: addr, user: d.o.User, signer: d.signer, label: addr + " as " + d.o.User}
+	ep := endpoint{addr: addr, alias: alias, user: d.o.User, signer: d.signer, label: addr + " as " + d.o.User}
 	if d.jump != nil {
 		ep.label += " via jump host " + d.jump.String()
 	}
@@ -238,10 +250,11 @@ func (d *Dialer) connect(ctx context.Context, ep endpoint, via *ssh.Client) (*ss
 	}
 	var mismatch func() error
 	if d.hostKeys != nil {
-		cfg.HostKeyCallback = d.hostKeys.check
-		if known := d.hostKeys.known(ep.addr); len(known) > 0 {
+		id := hostID{alias: ep.alias, addr: ep.addr}
+		cfg.HostKeyCallback = d.hostKeys.callback(id)
+		if known, legacy := d.hostKeys.known(id); len(known) > 0 {
 			cfg.HostKeyAlgorithms = algorithms(known)
-			mismatch = func() error { return changedError(knownhostsName(ep.addr), "", known, nil) }
+			mismatch = func() error { return changedError(id, "", d.hostKeys.path, known, legacy) }
 		}
 	} else {
 		cfg.HostKeyCallback = ssh.InsecureIgnoreHostKey() //nolint:gosec // Insecure, warned about in NewDialer

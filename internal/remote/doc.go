@@ -12,7 +12,7 @@
 //	d, err := remote.NewDialer(secret.Data["ssh-privatekey"], remote.Options{})
 //	...
 //	defer d.Close()
-//	c, err := d.Dial(ctx, "10.244.0.54")
+//	c, err := d.DialMachine(ctx, "10.244.0.54", remote.MachineAlias(ns, cluster, m.ProviderID, m.UID))
 //	...
 //	defer c.Close()
 //	stdout, stderr, code, err := c.Run(ctx, "sudo cat /etc/kubernetes/pki/apiserver.crt", nil)
@@ -31,15 +31,57 @@
 //
 //   - strict: the host must be in the file with the key it presents;
 //   - accept-new (the default, like OpenSSH's StrictHostKeyChecking=accept-new):
-//     a host not in the file is appended to it, a host whose key changed is
+//     a host not in the file is added to it, a host whose key changed is
 //     refused with an error naming the host, the file and the line to remove;
 //   - insecure: any key is accepted (what the manual procedure's
 //     StrictHostKeyChecking=no amounts to), and Options.Warn is called once
 //     per process.
 //
-// accept-new appends under an in-process lock and, on Unix, an flock(2) on
-// the file, re-reading the file before each append: many goroutines (or
-// processes) seeing the same new host at once record it exactly once.
+// # Trust follows the machine, not the address
+//
+// IPAM reuses addresses: a machine replaced by an upgrade, a remediation or
+// a rollout anyone started gets a released address, and a second lab or
+// Supervisor may use the same address block. So the keys of a Cluster API
+// Machine are recorded under an alias of the machine, as OpenSSH's
+// HostKeyAlias does (DialMachine, MachineAlias):
+//
+//	tkgcert/<namespace>/<cluster>/<providerID, e.g. vsphere-4210c8d1-...>
+//	tkgcert/<namespace>/<cluster>/uid-<Machine UID>   (no providerID yet)
+//
+// A new machine at a reused address is a new host (recorded under
+// accept-new); the same machine presenting another key is refused with
+// "REMOTE HOST IDENTIFICATION HAS CHANGED". Hosts that are not Machines
+// (Supervisor nodes, the jump host) are dialled with Dial and recorded
+// under their address, as before.
+//
+// Migration: entries by address (what tkgcert wrote before, or ssh) are
+// consulted for a machine only while the file has no entry under the
+// machine's alias. If the machine presents the key its address entry
+// records, it is accepted, and accept-new replaces the address entry by one
+// under the alias (so the address can go to another machine later); strict
+// accepts it and changes nothing. If it presents another key, it is
+// refused, naming the address line to remove: it may be a new machine at a
+// reused address, or an impostor, and the file cannot tell. Once a machine
+// has its own entry, entries of its address are ignored for it.
+//
+// PruneMachines removes the entries of machines that no longer exist, only
+// in the clusters whose Machines were all listed (inventory does this on
+// every pass under accept-new); entries of clusters out of scope, entries
+// by address and hashed entries are never pruned. ForgetHosts removes
+// entries by address.
+//
+// # The file
+//
+// Every change (recording a host, pruning, forgetting) re-reads the file
+// under an in-process lock and, on Unix, an flock(2) on the file, and
+// replaces it atomically: a temporary file in the same directory, fsync,
+// rename. Readers never see a half-written file and a crash cannot empty
+// it; many goroutines (or processes) seeing the same new host at once
+// record it exactly once. A malformed line is skipped and reported through
+// Options.Warn with its line number (and kept in a rewrite): it does not
+// make every host unknown. A file writable by group or others, or owned by
+// another user (other than root), is refused: whoever can write it decides
+// which hosts tkgcert trusts (chmod 600 it).
 //
 // # Errors
 //

@@ -1,13 +1,9 @@
 package remote
 
 import (
-	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,144 +31,208 @@ func warnInsecure(warn func(string)) {
 }
 
 // Test hooks, nil outside tests: hookUnknown runs when check found the
-// host unknown, before acceptNew takes the locks; hookAppend runs in
-// acceptNew, holding the locks, just before appending.
+// host unknown, before record takes the locks; hookAppend runs in record,
+// holding the locks, just before the file is written.
 var hookUnknown, hookAppend func()
 
-// fileLocks holds a *sync.Mutex per known_hosts path: appends to one file
-// are serialized within the process (and, on Unix, with flock across
-// processes).
-var fileLocks sync.Map
+// hostID is what a host's keys are recorded under: a machine's alias
+// (see MachineAlias), or, without one, its address.
+type hostID struct {
+	alias string // "" for hosts without a Machine (Supervisor nodes, jump hosts)
+	addr  string // host:port dialled
+}
+
+// addrName is the address as known_hosts writes it: host, or [host]:port
+// for ports other than 22.
+func (id hostID) addrName() string { return knownhosts.Normalize(id.addr) }
+
+// name is what the host's entries are recorded under.
+func (id hostID) name() string {
+	if id.alias != "" {
+		return id.alias
+	}
+	return id.addrName()
+}
+
+// String names the host for people.
+func (id hostID) String() string {
+	if id.alias != "" {
+		return fmt.Sprintf("machine %s (at %s)", id.alias, id.addr)
+	}
+	return id.addrName()
+}
 
 // hostKeys verifies host keys against a known_hosts file with the strict or
 // accept-new policy.
 type hostKeys struct {
 	policy HostKeyPolicy
-	path   string // absolute
+	path   string       // absolute
+	warn   func(string) // Options.Warn; may be nil
+	warned sync.Map     // malformed lines already reported
 }
 
-// load reads the file; a missing file knows no host.
-func (h *hostKeys) load() (ssh.HostKeyCallback, error) {
-	cb, err := knownhosts.New(h.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return knownhosts.New()
-	}
+// load reads the file, reporting its malformed lines (once each).
+func (h *hostKeys) load() (*khFile, error) {
+	f, err := readKnownHosts(h.path)
 	if err != nil {
-		return nil, &hostKeyError{msg: fmt.Sprintf("reading the known_hosts file %s: %v", h.path, err), err: err}
+		return nil, &hostKeyError{msg: err.Error(), err: err}
 	}
-	return cb, nil
+	h.warnMalformed(f)
+	return f, nil
 }
 
-// check is the ssh.HostKeyCallback: address is the host:port dialled.
-func (h *hostKeys) check(address string, remote net.Addr, key ssh.PublicKey) error {
-	cb, err := h.load()
+// warnMalformed reports the file's malformed lines through Options.Warn,
+// each once per Dialer; they are skipped, and kept in a rewrite.
+func (h *hostKeys) warnMalformed(f *khFile) {
+	if h.warn == nil {
+		return
+	}
+	for _, l := range f.lines {
+		if l.bad == "" {
+			continue
+		}
+		if _, seen := h.warned.LoadOrStore(fmt.Sprintf("%d\x00%s", l.num, l.text), true); !seen {
+			h.warn(fmt.Sprintf("WARNING: skipping line %d of the known_hosts file %s: %s (fix or remove that line)", l.num, f.path, l.bad))
+		}
+	}
+}
+
+// verdict is what a known_hosts file says about a host's key.
+type verdict int
+
+const (
+	known     verdict = iota // recorded for the host
+	knownAddr                // recorded for the machine's address only (migration)
+	unknown                  // nothing recorded for the host
+	changed                  // other keys recorded for the host
+	revoked                  // the key is @revoked
+)
+
+// recorded returns the entries for id. A machine's entries are those under
+// its alias; only when there is none are the entries of its address
+// consulted (legacy is then true): files written before tkgcert recorded
+// keys by machine keep their trust, but once a machine has its own entry,
+// entries of its address no longer speak for it.
+func recorded(f *khFile, id hostID) (lines []*khLine, legacy bool) {
+	if id.alias != "" {
+		if l := f.lookup(id.alias); len(l) > 0 {
+			return l, false
+		}
+		l := f.lookup(id.addrName())
+		return l, len(l) > 0
+	}
+	return f.lookup(id.addrName()), false
+}
+
+// judge checks key for id against f.
+func judge(f *khFile, id hostID, key ssh.PublicKey) (verdict, []*khLine, bool) {
+	if l := f.revoked(key); l != nil {
+		return revoked, []*khLine{l}, false
+	}
+	lines, legacy := recorded(f, id)
+	if len(lines) == 0 {
+		return unknown, nil, false
+	}
+	for _, l := range lines {
+		if keysEqual(l.key, key) {
+			if legacy {
+				return knownAddr, lines, true
+			}
+			return known, lines, false
+		}
+	}
+	return changed, lines, legacy
+}
+
+// callback is the ssh.HostKeyCallback for id.
+func (h *hostKeys) callback(id hostID) ssh.HostKeyCallback {
+	return func(_ string, _ net.Addr, key ssh.PublicKey) error { return h.check(id, key) }
+}
+
+// check verifies key for id; with accept-new it records an unknown host,
+// and moves a machine's trust from its address entry to its alias.
+func (h *hostKeys) check(id hostID, key ssh.PublicKey) error {
+	f, err := h.load()
 	if err != nil {
 		return err
 	}
-	err = cb(address, remote, key)
-	if err == nil || h.policy != AcceptNew || !isUnknown(err) {
-		return h.explain(address, key, err)
-	}
-	if hookUnknown != nil {
-		hookUnknown()
-	}
-	return h.acceptNew(address, remote, key)
-}
-
-// acceptNew records key for address unless, re-reading the file under the
-// lock, the host turns out to be known by now.
-func (h *hostKeys) acceptNew(address string, remote net.Addr, key ssh.PublicKey) error {
-	failed := func(what string, err error) error {
-		return &hostKeyError{msg: fmt.Sprintf("%s the known_hosts file %s: %v", what, h.path, err), err: err}
-	}
-	mu, _ := fileLocks.LoadOrStore(h.path, new(sync.Mutex))
-	mu.(*sync.Mutex).Lock()
-	defer mu.(*sync.Mutex).Unlock()
-
-	if err := os.MkdirAll(filepath.Dir(h.path), 0o700); err != nil {
-		return failed("creating the directory of", err)
-	}
-	f, err := os.OpenFile(h.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return failed("opening", err)
-	}
-	defer f.Close()
-	if err := lockFile(f); err != nil {
-		return failed("locking", err)
-	}
-	cb, err := h.load()
-	if err != nil {
-		return err
-	}
-	if err := cb(address, remote, key); err == nil || !isUnknown(err) {
-		return h.explain(address, key, err)
-	}
-	if hookAppend != nil {
-		hookAppend()
-	}
-	line := knownhosts.Line([]string{address}, key) + "\n"
-	if fi, err := f.Stat(); err != nil {
-		return failed("reading", err)
-	} else if fi.Size() > 0 {
-		last := make([]byte, 1)
-		if _, err := f.ReadAt(last, fi.Size()-1); err != nil {
-			return failed("reading", err)
-		}
-		if last[0] != '\n' {
-			line = "\n" + line
-		}
-	}
-	if _, err := f.WriteString(line); err != nil {
-		return failed("writing", err)
-	}
-	if err := f.Close(); err != nil {
-		return failed("writing", err)
-	}
-	return nil
-}
-
-// isUnknown tells whether err says the host is not in the file at all.
-func isUnknown(err error) bool {
-	var ke *knownhosts.KeyError
-	return errors.As(err, &ke) && len(ke.Want) == 0
-}
-
-// explain turns a knownhosts error into a hostKeyError for people.
-func (h *hostKeys) explain(address string, key ssh.PublicKey, err error) error {
-	if err == nil {
-		return nil
-	}
-	host := knownhosts.Normalize(address)
-	presented := key.Type() + " key " + ssh.FingerprintSHA256(key)
-	var ke *knownhosts.KeyError
-	var re *knownhosts.RevokedError
+	v, lines, legacy := judge(f, id, key)
 	switch {
-	case errors.As(err, &re):
+	case v == known, v == knownAddr && h.policy != AcceptNew:
+		return nil
+	case v == knownAddr:
+		return h.record(id, key)
+	case v == unknown && h.policy == AcceptNew:
+		if hookUnknown != nil {
+			hookUnknown()
+		}
+		return h.record(id, key)
+	}
+	return h.refuse(v, id, key, lines, legacy)
+}
+
+// record adds an entry for id with key, under the file's locks and after
+// reading it again (a concurrent check may have recorded the host by now).
+// For a machine whose key its address entry recorded, it replaces that
+// entry by one under the machine's alias: the address may later belong to
+// another machine.
+func (h *hostKeys) record(id hostID, key ssh.PublicKey) error {
+	var refusal error
+	err := updateKnownHosts(h.path, true, func(f *khFile) (bool, error) {
+		v, lines, legacy := judge(f, id, key)
+		switch v {
+		case known:
+			return false, nil
+		case changed, revoked:
+			refusal = h.refuse(v, id, key, lines, legacy)
+			return false, nil
+		}
+		if hookAppend != nil {
+			hookAppend()
+		}
+		if v == knownAddr {
+			addr := id.addrName()
+			f.remove(func(l *khLine) bool {
+				return l.marker == "" && !slices.ContainsFunc(l.hosts, func(p string) bool { return p != addr })
+			})
+		}
+		f.add(id.name(), key)
+		return true, nil
+	})
+	if err != nil {
+		var hk *hostKeyError
+		if errors.As(err, &hk) {
+			return err
+		}
+		return &hostKeyError{msg: err.Error(), err: err}
+	}
+	return refusal
+}
+
+// refuse explains a refused key.
+func (h *hostKeys) refuse(v verdict, id hostID, key ssh.PublicKey, lines []*khLine, legacy bool) error {
+	presented := key.Type() + " key " + ssh.FingerprintSHA256(key)
+	switch v {
+	case revoked:
 		return &hostKeyError{msg: fmt.Sprintf("host key verification failed: the %s of %s is marked @revoked at line %d of %s",
-			presented, host, re.Revoked.Line, re.Revoked.Filename), err: err}
-	case errors.As(err, &ke) && len(ke.Want) == 0:
-		return &hostKeyError{msg: fmt.Sprintf("host key verification failed: %s (%s) is not in the known_hosts file %s "+
-			"(host-key policy strict: add the host's key to that file, or use the accept-new policy)", host, presented, h.path), err: err}
-	case errors.As(err, &ke):
-		return changedError(host, presented, ke.Want, err)
+			presented, id, lines[0].num, h.path), err: ErrHostKey}
+	case changed:
+		return changedError(id, presented, h.path, lines, legacy)
 	}
-	var hk *hostKeyError
-	if errors.As(err, &hk) {
-		return err
-	}
-	return &hostKeyError{msg: fmt.Sprintf("host key verification failed for %s: %v", host, err), err: err}
+	return &hostKeyError{msg: fmt.Sprintf("host key verification failed: %s (%s) is not in the known_hosts file %s "+
+		"(host-key policy strict: add the host's key to that file, or use the accept-new policy)", id, presented, h.path)}
 }
 
 // changedError is OpenSSH's "REMOTE HOST IDENTIFICATION HAS CHANGED" for
-// host, naming the known_hosts lines to remove. presented describes the key
+// id, naming the known_hosts lines to remove. presented describes the key
 // the host presented ("ssh-ed25519 key SHA256:..."); empty means it offered
-// none of the recorded key types.
-func changedError(host, presented string, want []knownhosts.KnownKey, err error) error {
+// none of the recorded key types. legacy says the lines are entries of the
+// machine's address, not of the machine.
+func changedError(id hostID, presented, file string, want []*khLine, legacy bool) error {
 	var lines, types []string
-	file := want[0].Filename
 	for _, k := range want {
-		lines = append(lines, strconv.Itoa(k.Line))
-		if t := k.Key.Type(); !slices.Contains(types, t) {
+		lines = append(lines, strconv.Itoa(k.num))
+		if t := k.key.Type(); !slices.Contains(types, t) {
 			types = append(types, t)
 		}
 	}
@@ -180,47 +240,40 @@ func changedError(host, presented string, want []knownhosts.KnownKey, err error)
 	if len(lines) > 1 {
 		where = "lines " + strings.Join(lines[:len(lines)-1], ", ") + " and " + lines[len(lines)-1]
 	}
+	recordedFor, name := "", id.name()
+	if legacy {
+		name = id.addrName()
+		recordedFor = fmt.Sprintf(" for the address %s (an entry by address, written before tkgcert recorded keys by machine: "+
+			"the machine there now may be a new one that got a released address)", name)
+	}
 	var what string
 	if presented != "" {
-		what = fmt.Sprintf("%s presents %s, but %s of %s recorded a different key", host, presented, where, file)
+		what = fmt.Sprintf("%s presents %s, but %s of %s recorded a different key%s", id, presented, where, file, recordedFor)
 	} else {
-		what = fmt.Sprintf("%s offers none of the key types (%s) that %s of %s recorded", host, strings.Join(types, ", "), where, file)
+		what = fmt.Sprintf("%s offers none of the key types (%s) that %s of %s recorded%s", id, strings.Join(types, ", "), where, file, recordedFor)
 	}
 	msg := fmt.Sprintf("REMOTE HOST IDENTIFICATION HAS CHANGED: %s "+
 		"(the node was rebuilt with a new host key, or someone is intercepting the connection); "+
 		"if the change is expected, remove %s from %s (or run: ssh-keygen -R '%s' -f %s)",
-		what, where, file, host, file)
-	return &hostKeyError{msg: msg, err: err}
+		what, where, file, name, file)
+	return &hostKeyError{msg: msg}
 }
 
-// probeKey is a public key no host has: checking it against the file
-// yields the host's recorded keys.
-var probeKey = func() ssh.PublicKey {
-	k, err := ssh.NewPublicKey(ed25519.PublicKey(make([]byte, ed25519.PublicKeySize)))
+// known returns the entries recorded for id (nil if none or if the file
+// cannot be read; check reports that), and whether they are its address's
+// (see recorded).
+func (h *hostKeys) known(id hostID) ([]*khLine, bool) {
+	f, err := readKnownHosts(h.path)
 	if err != nil {
-		panic(err)
+		return nil, false
 	}
-	return k
-}()
-
-// known returns the keys the file records for address (nil if none or if
-// the file cannot be read; check reports that).
-func (h *hostKeys) known(address string) []knownhosts.KnownKey {
-	cb, err := h.load()
-	if err != nil {
-		return nil
-	}
-	var ke *knownhosts.KeyError
-	if errors.As(cb(address, &net.TCPAddr{IP: net.IPv4zero}, probeKey), &ke) {
-		return ke.Want
-	}
-	return nil
+	return recorded(f, id)
 }
 
 // algorithms lists the host-key algorithms that can present keys, in
 // preference order: limiting the handshake to them makes a host with
 // several keys present the recorded one instead of another type.
-func algorithms(keys []knownhosts.KnownKey) []string {
+func algorithms(keys []*khLine) []string {
 	var algos []string
 	add := func(a ...string) {
 		for _, x := range a {
@@ -230,7 +283,7 @@ func algorithms(keys []knownhosts.KnownKey) []string {
 		}
 	}
 	for _, k := range keys {
-		if t := k.Key.Type(); t == ssh.KeyAlgoRSA {
+		if t := k.key.Type(); t == ssh.KeyAlgoRSA {
 			add(ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
 		} else {
 			add(t)
@@ -238,7 +291,3 @@ func algorithms(keys []knownhosts.KnownKey) []string {
 	}
 	return algos
 }
-
-// knownhostsName is address as known_hosts writes it: host, or [host]:port
-// for ports other than 22.
-func knownhostsName(address string) string { return knownhosts.Normalize(address) }

@@ -3,7 +3,6 @@ package remote
 import (
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -28,13 +27,12 @@ func checkManyAtOnce(path string, key ssh.PublicKey, n int, start <-chan struct{
 	hookUnknown = func() { unknown.Done(); unknown.Wait() }
 	defer func() { hookUnknown = nil }()
 	h := &hostKeys{policy: AcceptNew, path: path}
-	remote := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 2222}
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			errs[i] = h.check("127.0.0.1:2222", remote, key)
+			errs[i] = h.check(hostID{addr: "127.0.0.1:2222"}, key)
 		})
 	}
 	wg.Wait()

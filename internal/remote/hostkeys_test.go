@@ -275,8 +275,9 @@ func TestRecordedKeyTypePreferred(t *testing.T) {
 	dial(t, d)
 
 	// The check itself: without the limit, the RSA key is presented.
-	cfg := &ssh.ClientConfig{User: testUser, Auth: []ssh.AuthMethod{ssh.PublicKeys(d.signer)}, HostKeyCallback: d.hostKeys.check}
-	_, err := ssh.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", s.port()), cfg)
+	addr := fmt.Sprintf("127.0.0.1:%d", s.port())
+	cfg := &ssh.ClientConfig{User: testUser, Auth: []ssh.AuthMethod{ssh.PublicKeys(d.signer)}, HostKeyCallback: d.hostKeys.callback(hostID{addr: addr})}
+	_, err := ssh.Dial("tcp", addr, cfg)
 	if err == nil || !strings.Contains(err.Error(), "REMOTE HOST IDENTIFICATION HAS CHANGED") {
 		t.Errorf("unrestricted handshake: %v; want a mismatch (the test no longer shows the point)", err)
 	}

@@ -72,8 +72,9 @@ type Options struct {
 	// accept-new policies; DefaultKnownHostsPath if empty.
 	KnownHostsFile string
 	// Warn receives the warning about Insecure, at most once per
-	// process. It may be nil (then nothing is warned, and a later Dialer
-	// with a Warn still gets the warning).
+	// process, and the malformed lines of the known_hosts file (each once
+	// per Dialer). It may be nil (then nothing is warned, and a later
+	// Dialer with a Warn still gets the insecure warning).
 	Warn func(string)
 }
 

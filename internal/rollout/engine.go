@@ -344,9 +344,13 @@ func (r *Rotation) Conclude(ctx context.Context, ns, name string, base Baseline)
 	return &Result{After: after, Verification: v}, nil
 }
 
-// forgetReplaced removes the replaced machines' host keys from the
-// known_hosts file accept-new maintains: a later machine may get one of
-// their addresses with a new host key.
+// forgetReplaced removes entries by address of the replaced machines from
+// the known_hosts file accept-new maintains. Keys are recorded under each
+// machine's alias now, and the inventory that follows prunes the replaced
+// machines' alias entries (as every inventory does, whoever replaced
+// them); this only clears entries an older tkgcert (or ssh) wrote by
+// address, which a new machine at one of those addresses would find
+// changed until it has an entry of its own.
 func (r *Rotation) forgetReplaced(key string, base Baseline) {
 	if r.SSH.HostKeyPolicy != remote.AcceptNew || r.SSH.KnownHostsFile == "" {
 		return

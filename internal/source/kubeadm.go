@@ -17,7 +17,7 @@ type kubeadmReader struct{}
 func (kubeadmReader) Kind() Kind { return Kubeadm }
 
 func (kubeadmReader) Read(ctx context.Context, ca ClusterAccess, n Node) Result {
-	client, err := ca.Dialer.Dial(ctx, n.Address)
+	client, err := ca.Dialer.DialMachine(ctx, n.Address, n.HostKeyAlias)
 	if err != nil {
 		return Result{Errors: []string{err.Error()}}
 	}

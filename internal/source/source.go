@@ -40,6 +40,10 @@ type Node struct {
 	Name string
 	// Address is where to reach it.
 	Address string
+	// HostKeyAlias is what the node's SSH host keys are recorded under:
+	// its Machine's remote.MachineAlias, or "" for nodes that are not
+	// Machines (Supervisor nodes), recorded under Address.
+	HostKeyAlias string
 	// ControlPlane nodes carry the kubeadm PKI; workers only the kubelet's.
 	ControlPlane bool
 }

@@ -21,7 +21,7 @@ type sshReader struct{}
 func (sshReader) Kind() Kind { return SSH }
 
 func (sshReader) Read(ctx context.Context, ca ClusterAccess, n Node) Result {
-	client, err := ca.Dialer.Dial(ctx, n.Address)
+	client, err := ca.Dialer.DialMachine(ctx, n.Address, n.HostKeyAlias)
 	if err != nil {
 		return Result{Errors: []string{err.Error()}}
 	}
@@ -83,7 +83,7 @@ func prefix(n Node, errs []string) []string {
 // returns the certificates of each *.crt file by its absolute path, in the
 // order the file holds them.
 func NodeCertificates(ctx context.Context, d *remote.Dialer, n Node) (map[string][]*x509.Certificate, error) {
-	client, err := d.Dial(ctx, n.Address)
+	client, err := d.DialMachine(ctx, n.Address, n.HostKeyAlias)
 	if err != nil {
 		return nil, err
 	}

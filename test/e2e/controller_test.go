@@ -290,7 +290,8 @@ func TestController(t *testing.T) {
 		out := applied
 		for _, want := range []string{"deployment.apps/tkgcert-controller created", "clusterrole.rbac.authorization.k8s.io/tkgcert-controller created",
 			"prometheusrule.monitoring.coreos.com/tkgcert created", "servicemonitor.monitoring.coreos.com/tkgcert-controller created",
-			"service/tkgcert-controller-metrics created", "role.rbac.authorization.k8s.io/tkgcert-leader-election created"} {
+			"service/tkgcert-controller-metrics created", "role.rbac.authorization.k8s.io/tkgcert-leader-election created",
+			"secret/tkgcert-known-hosts created", "role.rbac.authorization.k8s.io/tkgcert-known-hosts created"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("kubectl apply -k config/default: no %q in\n%s", want, out)
 			}
@@ -304,6 +305,9 @@ func TestController(t *testing.T) {
 			"update leases.coordination.k8s.io -n tkgcert-system": "yes", "update leases.coordination.k8s.io -n c": "no",
 			"create pods -n c": "no", "list nodes": "yes", "delete nodes": "no",
 			"get configmaps/kube-root-ca.crt -n kube-system": "yes", "get configmaps/other -n kube-system": "no",
+			// The known hosts: get and update that one Secret only.
+			"update secrets/tkgcert-known-hosts -n tkgcert-system": "yes", "update secrets/other -n tkgcert-system": "no",
+			"update secrets -n c": "no", "create secrets -n tkgcert-system": "no", "delete secrets/tkgcert-known-hosts -n tkgcert-system": "no",
 		} {
 			out, _ := sh.try(fmt.Sprintf(`kubectl auth can-i %s --as %s`, check, controllerSA))
 			// kubectl may add a warning line (a cluster-scoped resource

@@ -374,6 +374,11 @@ func TestControllerFromImage(t *testing.T) {
 		if v := p.mustMetric("tkgcert_rotations_succeeded_total", "cluster", "expiring"); v != 1 {
 			t.Errorf("rotations succeeded for expiring: %v", v)
 		}
+		// The host keys it recorded are kept in the Secret, by machine.
+		kh := sh.run(`kubectl get secret -n tkgcert-system tkgcert-known-hosts -o jsonpath='{.data.known_hosts}' | base64 -d`)
+		if strings.Count(kh, "tkgcert/c/healthy/") < 1 || strings.Count(kh, "tkgcert/c/expiring/") < 1 {
+			t.Errorf("the Secret tkgcert-known-hosts holds %d lines, none for c/healthy or c/expiring", strings.Count(kh, "\n"))
+		}
 		// Nothing refused but the cluster-wide list of secrets (above).
 		for _, l := range strings.Split(p.log(), "\n") {
 			if strings.Contains(l, "Refused by the API server") && !strings.Contains(l, "cannot list secrets cluster-wide") {

@@ -201,6 +201,7 @@ func TestRotateV1Beta2(t *testing.T) {
 	before := cpMachines(sh, "s", "a")
 	endsBefore := apiserverEnds(t, sh, kc, "s", "a")
 	oldAddrs := strings.Fields(sh.run(`kubectl get machines -n s -l cluster.x-k8s.io/cluster-name=a,cluster.x-k8s.io/control-plane -o jsonpath='{.items[*].status.addresses[?(@.type=="InternalIP")].address}'`))
+	oldIDs := strings.Fields(sh.run(`kubectl get machines -n s -l cluster.x-k8s.io/cluster-name=a,cluster.x-k8s.io/control-plane -o jsonpath='{.items[*].spec.providerID}'`))
 	configHome := t.TempDir()
 	out, errOut, code := runTkgcertIn(t, configHome, kc, "rotate", "-n", "s", "a", "--yes")
 	if code != 0 || !strings.Contains(out, "every control-plane node is new") {
@@ -212,17 +213,24 @@ func TestRotateV1Beta2(t *testing.T) {
 			t.Errorf("a new node's apiserver certificate expires %v, not after %v (openssl)", e, latest)
 		}
 	}
-	// The replaced machines' host keys are forgotten; the new ones are known.
+	// Host keys are recorded per machine: the replaced machines' keys are
+	// pruned (by the inventory that verifies the rollout), the new ones
+	// are known, and no entry is by address.
 	kh, err := os.ReadFile(filepath.Join(configHome, "tkgcert", "known_hosts"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range oldAddrs {
 		if strings.Contains(string(kh), a+" ") {
-			t.Errorf("known_hosts still has replaced machine %s:\n%s", a, kh)
+			t.Errorf("known_hosts has an entry by address %s:\n%s", a, kh)
 		}
 	}
-	if !strings.Contains(errOut, "Forgot 3 host keys of replaced machines") || strings.Count(string(kh), "\n") != 4 {
+	for _, id := range oldIDs {
+		if alias := "tkgcert/s/a/" + strings.ToLower(strings.Replace(id, "://", "-", 1)); strings.Contains(string(kh), alias+" ") {
+			t.Errorf("known_hosts still has replaced machine %s:\n%s", alias, kh)
+		}
+	}
+	if len(oldIDs) != 3 || strings.Count(string(kh), "\n") != 4 || strings.Count(string(kh), "tkgcert/s/a/") != 4 {
 		t.Errorf("known_hosts after rotation (want the 3 new control-plane nodes and the worker):\n%s\n%s", kh, errOut)
 	}
 	if after := sh.run(`kubectl get kcp -n s a-control-plane -o jsonpath='{.spec.rollout.after}'`); after == "" {
