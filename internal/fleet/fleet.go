@@ -238,12 +238,20 @@ func (r *Reader) each(ctx context.Context, group, kind, namespace string, sel la
 	retriable := func(err error) bool {
 		return ctx.Err() == nil && (apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsResourceExpired(err) || apierrors.IsGone(err) || apierrors.IsTooManyRequests(err))
 	}
+	// The last attempt's error is kept here: retry.OnError returns nil for
+	// an error that wraps a context's (a client timeout, "context deadline
+	// exceeded"), which would read as an empty list.
+	var last error
 	err := retry.OnError(listBackoff, retriable, func() error {
 		if attempt++; attempt > 1 {
 			reset()
 		}
-		return r.eachOnce(ctx, group, kind, namespace, sel, fn)
+		last = r.eachOnce(ctx, group, kind, namespace, sel, fn)
+		return last
 	})
+	if err == nil {
+		err = last
+	}
 	if err == nil {
 		// A list cut short by the caller's deadline is no complete list.
 		err = ctx.Err()

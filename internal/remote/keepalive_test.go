@@ -1,77 +1,13 @@
 package remote
 
 import (
-	"io"
 	"net"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/tkgcert/tkgcert/internal/testenv"
 )
-
-// freezer forwards TCP to target until frozen; then it stops forwarding in
-// both directions without closing anything, as a partitioned network does.
-type freezer struct {
-	ln     net.Listener
-	mu     sync.Mutex
-	frozen bool
-}
-
-func startFreezer(t *testing.T, target string) *freezer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &freezer{ln: ln}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			go f.pipe(c, u)
-			go f.pipe(u, c)
-		}
-	}()
-	return f
-}
-
-func (f *freezer) pipe(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		f.mu.Lock()
-		frozen := f.frozen
-		f.mu.Unlock()
-		if frozen {
-			select {} // swallow everything from now on, closing nothing
-		}
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			if err != io.EOF {
-				dst.Close()
-			}
-			return
-		}
-	}
-}
-
-func (f *freezer) freeze() {
-	f.mu.Lock()
-	f.frozen = true
-	f.mu.Unlock()
-}
 
 // TestKeepAliveEndsAFrozenSession: a node that stops answering in the
 // middle of a command makes Run fail once a keepalive goes unanswered,
@@ -81,8 +17,9 @@ func TestKeepAliveEndsAFrozenSession(t *testing.T) {
 	keepAliveInterval, keepAliveTimeout = 200*time.Millisecond, 500*time.Millisecond
 
 	n := startNode(t, "node-frozen", "", hostA, pubOf(t, edKey))
-	f := startFreezer(t, "127.0.0.1:"+strconv.Itoa(n.port))
-	port := f.ln.Addr().(*net.TCPAddr).Port
+	f := testenv.NewFreezer(t, "127.0.0.1:"+strconv.Itoa(n.port))
+	_, ps, _ := net.SplitHostPort(f.Addr())
+	port, _ := strconv.Atoi(ps)
 	d := newDialer(t, clientPEM, Options{Port: port, KnownHostsFile: knownHostsIn(t)})
 	c := dial(t, d)
 
@@ -99,7 +36,7 @@ func TestKeepAliveEndsAFrozenSession(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	f.freeze()
+	f.Freeze()
 	select {
 	case err := <-done:
 		if err == nil {
