@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -10,10 +11,14 @@ import (
 // node that stops answering (a network partition, a VM frozen mid-session)
 // would otherwise hold a command, and the rotation or recovery step waiting
 // for it, until the caller's deadline or for ever.
-var (
-	keepAliveInterval = 15 * time.Second
-	keepAliveTimeout  = 15 * time.Second
-)
+// They are atomic so that tests can shorten them while connections of
+// other tests are open.
+var keepAliveInterval, keepAliveTimeout atomic.Int64
+
+func init() {
+	keepAliveInterval.Store(int64(15 * time.Second))
+	keepAliveTimeout.Store(int64(15 * time.Second))
+}
 
 // newClient wraps an authenticated connection and keeps it alive: every
 // keepAliveInterval it asks the server for a reply, and closes the
@@ -25,8 +30,9 @@ func newClient(c *ssh.Client, addr string) *Client {
 		_ = c.Wait()
 		close(closed)
 	}()
+	interval, timeout := time.Duration(keepAliveInterval.Load()), time.Duration(keepAliveTimeout.Load())
 	go func() {
-		t := time.NewTicker(keepAliveInterval)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
@@ -49,7 +55,7 @@ func newClient(c *ssh.Client, addr string) *Client {
 					_ = c.Close()
 					return
 				}
-			case <-time.After(keepAliveTimeout):
+			case <-time.After(timeout):
 				_ = c.Close()
 				return
 			}

@@ -13,8 +13,9 @@ import (
 // middle of a command makes Run fail once a keepalive goes unanswered,
 // instead of waiting for the command for ever.
 func TestKeepAliveEndsAFrozenSession(t *testing.T) {
-	defer func(i, to time.Duration) { keepAliveInterval, keepAliveTimeout = i, to }(keepAliveInterval, keepAliveTimeout)
-	keepAliveInterval, keepAliveTimeout = 200*time.Millisecond, 500*time.Millisecond
+	defer func(i, to int64) { keepAliveInterval.Store(i); keepAliveTimeout.Store(to) }(keepAliveInterval.Load(), keepAliveTimeout.Load())
+	keepAliveInterval.Store(int64(200 * time.Millisecond))
+	keepAliveTimeout.Store(int64(500 * time.Millisecond))
 
 	n := startNode(t, "node-frozen", "", hostA, pubOf(t, edKey))
 	f := testenv.NewFreezer(t, "127.0.0.1:"+strconv.Itoa(n.port))
