@@ -12,6 +12,7 @@ import (
 
 	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/lock"
 	"github.com/tkgcert/tkgcert/internal/printer"
 	"github.com/tkgcert/tkgcert/internal/recovery"
 	"github.com/tkgcert/tkgcert/internal/remote"
@@ -56,6 +57,10 @@ func newRecoverCommand(streams genericiooptions.IOStreams) *cobra.Command {
 "tkgcert rotate" (and the vendor's procedure) must refuse: rolling machines needs a
 working control plane.
 
+  0. Lock the cluster (a Lease <cluster>-tkgcert-lock in its namespace, renewed while
+     recover runs, deleted at the end), so that no other recover, rotate or controller
+     works on it meanwhile. A cluster another run holds is refused, naming the holder;
+     the lock of a run that was killed expires after a minute. --dry-run takes none.
   1. Check every certificate (as "tkgcert check" does) and show the plan: per node,
      what expired and what will be done. --dry-run stops here; otherwise confirm
      (--yes skips the question).
@@ -145,6 +150,7 @@ func (o *recoverOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer run.unlock()
 	recovered, err := run.recover(ctx)
 	if err := run.finish(err); err != nil || !recovered || !o.thenRotate {
 		return err
@@ -162,18 +168,32 @@ type recoverRun struct {
 	sshOpts remote.Options
 	before  *inventory.ClusterReport
 	out     recoverOutput
+	// lock keeps other tkgcert runs off the cluster (nil on a dry run).
+	lock *lock.Lock
 }
 
 // start connects to the Supervisor, checks every certificate of the
 // cluster and plans the recovery.
-func (o *recoverOptions) start(ctx context.Context) (*recoverRun, error) {
+func (o *recoverOptions) start(ctx context.Context) (_ *recoverRun, err error) {
 	run := &recoverRun{recoverOptions: o}
-	var err error
 	if run.cfg, run.ns, err = o.kube.config(); err != nil {
 		return nil, err
 	}
 	if run.r, err = fleet.NewReader(run.cfg); err != nil {
 		return nil, err
+	}
+	// The lock first, so that the plan is made from what no other run
+	// changes. A dry run changes nothing and takes none.
+	if !o.dryRun {
+		if run.lock, err = lock.Acquire(ctx, run.r.Client(), run.ns, o.cluster, lock.Holder("tkgcert recover"), 0); err != nil {
+			return nil, fmt.Errorf("not recovering %s/%s, nothing was changed: %w", run.ns, o.cluster, err)
+		}
+		defer func() {
+			if err != nil {
+				run.unlock()
+			}
+		}()
+		o.logf("Locked %s/%s for this run (Lease %s), so that no other tkgcert run works on it meanwhile", run.ns, o.cluster, lock.Name(o.cluster))
 	}
 	if run.sshOpts, err = o.ssh.options(func(msg string) { fmt.Fprintf(o.ErrOut, "warning: %s\n", msg) }); err != nil {
 		return nil, err
@@ -188,6 +208,19 @@ func (o *recoverOptions) start(ctx context.Context) (*recoverRun, error) {
 	}
 	run.out.Plan = recovery.BuildPlan(run.before, now)
 	return run, nil
+}
+
+// unlock releases the cluster's lock, if this run holds it.
+func (run *recoverRun) unlock() {
+	if run.lock == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := run.lock.Release(ctx); err != nil {
+		fmt.Fprintf(run.ErrOut, "warning: %v\n", err)
+	}
+	run.lock = nil
 }
 
 func (run *recoverRun) inventory(ctx context.Context) (*inventory.ClusterReport, error) {
@@ -289,7 +322,7 @@ func (run *recoverRun) renew(ctx context.Context) (*recovery.Result, error) {
 		Client: run.r.Client(), Dialer: dialer, ClusterAPIVersion: run.before.ClusterAPIVersion,
 		ControlPlaneEndpoint: endpoint,
 		NodeTimeout:          run.nodeTimeout, StaticPodWait: run.staticPodWait,
-		Fault: run.fault, Log: run.logf,
+		Fault: run.fault, Log: run.logf, Held: run.lock.Err,
 	}, run.out.Plan)
 	run.out.Result = res
 	if run.table() && res != nil && len(res.Nodes) > 0 {
@@ -343,7 +376,7 @@ func (run *recoverRun) rotate(ctx context.Context) error {
 	if !run.table() {
 		streams.Out = run.ErrOut // stdout holds the JSON document alone
 	}
-	rot := &rotateOptions{IOStreams: streams, kube: run.kube, ssh: run.ssh, yes: true, timeout: run.rotateTimeout, cluster: run.cluster}
+	rot := &rotateOptions{IOStreams: streams, kube: run.kube, ssh: run.ssh, yes: true, timeout: run.rotateTimeout, cluster: run.cluster, lockHolder: run.lock.Holder()}
 	if err := rot.rotateOne(ctx, run.cfg, run.r, run.sshOpts, run.ns); err != nil {
 		return fmt.Errorf("the cluster was recovered, but the rotation that followed failed: %w", err)
 	}

@@ -34,6 +34,9 @@ type rotateOptions struct {
 	within   time.Duration
 	parallel int
 	prefix   string // "ns/name: " in fleet mode
+	// lockHolder is the cluster lock the rotation runs under (recover
+	// --then-rotate's).
+	lockHolder string
 }
 
 func newRotateCommand(streams genericiooptions.IOStreams) *cobra.Command {
@@ -132,7 +135,7 @@ func (o *rotateOptions) Run(ctx context.Context) error {
 
 // rotation is the engine, set up for this command.
 func (o *rotateOptions) rotation(cfg *rest.Config, r *fleet.Reader, sshOpts remote.Options) *rollout.Rotation {
-	return &rollout.Rotation{Reader: r, Config: cfg, SSH: sshOpts, Source: source.SSH, Timeout: o.timeout, Workers: o.workers,
+	return &rollout.Rotation{Reader: r, Config: cfg, SSH: sshOpts, Source: source.SSH, Timeout: o.timeout, Workers: o.workers, LockHolder: o.lockHolder,
 		OnEvent: func(e rollout.Event) {
 			if e.Stage == rollout.StageWarning {
 				o.logf("warning: %s", e.Message)

@@ -79,6 +79,9 @@ type Options struct {
 	StaticPodWait time.Duration
 	// RestoreTimeout bounds the wait for a restored node's API server.
 	RestoreTimeout time.Duration
+	// Held, when set, says whether the run still holds the cluster's lock
+	// (package lock): an error stops the recovery before the next node.
+	Held func() error
 	// Fault injects a failure (see Fault); the zero value injects none.
 	Fault Fault
 	// Log receives progress lines.
@@ -196,6 +199,11 @@ func Run(ctx context.Context, o Options, plan Plan) (*Result, error) {
 	for i, np := range plan.Nodes {
 		if !np.Touched() {
 			continue
+		}
+		if o.Held != nil {
+			if err := o.Held(); err != nil {
+				return res, fmt.Errorf("stopped before node %s, which is untouched: %w; run `tkgcert recover -n %s %s` again once no other run works on the cluster", np.Name, err, plan.Namespace, plan.Cluster)
+			}
 		}
 		if err := r.recoverNode(ctx, np, &res.Nodes[i]); err != nil {
 			return res, err

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/tkgcert/tkgcert/internal/certs/names"
 	"github.com/tkgcert/tkgcert/internal/fleet"
 	"github.com/tkgcert/tkgcert/internal/inventory"
+	"github.com/tkgcert/tkgcert/internal/lock"
 	"github.com/tkgcert/tkgcert/internal/remote"
 	"github.com/tkgcert/tkgcert/internal/source"
 )
@@ -79,6 +81,10 @@ type Rotation struct {
 	// OnChange, when set, receives the cluster after every read while
 	// following (for a live display).
 	OnChange func(*fleet.Cluster)
+	// LockHolder is the cluster lock this rotation runs under (recover
+	// --then-rotate holds it); a lock held by anyone else is a preflight
+	// problem (package lock).
+	LockHolder string
 }
 
 // Plan is what a rotation found before changing anything: the cluster, its
@@ -189,6 +195,16 @@ func (r *Rotation) PlanFor(ctx context.Context, cl *fleet.Cluster, before *inven
 	}
 	p := &Plan{Cluster: cl, Before: before, Now: now, Field: rolloutField(cl.APIVersion)}
 	p.Problems = Preflight(ctx, r.Reader.Client(), cl, before, now)
+	if err := lock.Check(ctx, r.Reader.Client(), cl.Namespace, cl.Name, r.LockHolder); err != nil {
+		switch {
+		case lock.IsHeld(err):
+			p.Problems = append(p.Problems, Problem{Reason: err.Error()})
+		case apierrors.IsForbidden(err):
+			r.emit(cl.Namespace+"/"+cl.Name, StageWarning, "cannot tell whether another tkgcert run (recover) works on the cluster now: %v; grant get on leases.coordination.k8s.io in %s", err, cl.Namespace)
+		default:
+			p.Problems = append(p.Problems, Problem{Reason: "reading the cluster's lock: " + err.Error()})
+		}
+	}
 	p.Attach = InProgress(cl, now)
 	p.After = AttachTime(cl, now)
 	if !p.Attach && cl.ControlPlane.Found {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tkgcert/tkgcert/internal/capi"
 	"github.com/tkgcert/tkgcert/internal/fleet"
+	"github.com/tkgcert/tkgcert/internal/lock"
 	"github.com/tkgcert/tkgcert/internal/remote"
 	"github.com/tkgcert/tkgcert/internal/rollout"
 	"github.com/tkgcert/tkgcert/internal/testenv"
@@ -143,5 +144,43 @@ func TestRunRechecksAfterTheConfirmation(t *testing.T) {
 	}
 	if after, found, _ := unstructured.NestedString(kcp.Object, "spec", "rolloutAfter"); found {
 		t.Errorf("the KubeadmControlPlane was patched: rolloutAfter %s", after)
+	}
+}
+
+// TestPreflightRespectsTheClusterLock: while another run (recover) holds
+// the cluster's lock, rotating is refused and the holder named; the run
+// that holds it (recover --then-rotate) is not refused by its own lock.
+func TestPreflightRespectsTheClusterLock(t *testing.T) {
+	env := testenv.Get(t, capi.V1Beta1)
+	ctx := context.Background()
+	healthy := map[string]string{"ControlPlaneComponentsHealthy": "True", "EtcdClusterHealthy": "True"}
+	preflightCluster(t, env.Client, "preflight-lock", healthy, time.Now().Add(200*24*time.Hour))
+	held, err := lock.Acquire(ctx, env.Client, "preflight-lock", "c", "tkgcert recover by someone", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := rotation(t, env).Prepare(ctx, "preflight-lock", "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := problems(p); !strings.Contains(got, `cluster preflight-lock/c is locked by "tkgcert recover by someone" (Lease preflight-lock/c-tkgcert-lock`) {
+		t.Errorf("problems while another run holds the lock:\n%s", got)
+	}
+	own := rotation(t, env)
+	own.LockHolder = "tkgcert recover by someone"
+	if p, err = own.Prepare(ctx, "preflight-lock", "c"); err != nil {
+		t.Fatal(err)
+	}
+	if got := problems(p); strings.Contains(got, "locked") {
+		t.Errorf("the lock's own holder is refused:\n%s", got)
+	}
+	if err := held.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = rotation(t, env).Prepare(ctx, "preflight-lock", "c"); err != nil {
+		t.Fatal(err)
+	}
+	if got := problems(p); strings.Contains(got, "locked") {
+		t.Errorf("refused after the lock was released:\n%s", got)
 	}
 }

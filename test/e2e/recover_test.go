@@ -3,6 +3,8 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -112,9 +114,43 @@ func TestRecover(t *testing.T) {
 			}
 		}
 
+		// Two runs at once: the first holds the cluster's lock; the
+		// second, started while the first works, is refused before it
+		// reads anything, naming the first.
 		start := time.Now()
-		out, errOut, code = runTkgcert(t, kc, "recover", "-n", "s", "old", "--yes")
+		first := exec.Command(tkgcert, "recover", "-n", "s", "old", "--yes")
+		first.Env = append(os.Environ(), "KUBECONFIG="+kc, "XDG_CONFIG_HOME="+t.TempDir())
+		var firstOut strings.Builder
+		firstErrFile := filepath.Join(t.TempDir(), "stderr")
+		ef, err := os.Create(firstErrFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first.Stdout, first.Stderr = &firstOut, ef
+		if err := first.Start(); err != nil {
+			t.Fatal(err)
+		}
+		firstDone := make(chan error, 1)
+		go func() { firstDone <- first.Wait(); ef.Close() }()
+		firstErr := func() string { b, _ := os.ReadFile(firstErrFile); return string(b) }
+		for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(firstErr(), "Locked s/old for this run"); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) { // liveness guard
+				t.Fatalf("the first recover did not take the lock:\n%s", firstErr())
+			}
+		}
+		out2, errOut2, code2 := runTkgcert(t, kc, "recover", "-n", "s", "old", "--yes")
+		if code2 == 0 || !strings.Contains(errOut2, "not recovering s/old, nothing was changed: cluster s/old is locked by \"tkgcert recover by ") ||
+			!strings.Contains(errOut2, "kubectl delete lease -n s old-tkgcert-lock") || strings.Contains(errOut2, "Checking the certificates") {
+			t.Errorf("a second recover while the first runs: exit %d\n%s\n%s", code2, out2, errOut2)
+		}
+		if err := <-firstDone; err != nil {
+			t.Fatalf("recover: %v\n%s\n%s", err, firstOut.String(), firstErr())
+		}
+		out, errOut, code = firstOut.String(), firstErr(), 0
 		t.Logf("recover took %s", time.Since(start).Round(time.Second))
+		if got, err := sh.try("kubectl get lease -n s old-tkgcert-lock -o name"); err == nil || !strings.Contains(got, "NotFound") {
+			t.Errorf("the lock is still there after recover: %v %s", err, got)
+		}
 		if code != 0 || !strings.Contains(out, "s/old: recovered") || !strings.Contains(out, "tkgcert rotate -n s old") {
 			t.Fatalf("recover: exit %d\n%s\n%s", code, out, errOut)
 		}
