@@ -88,7 +88,7 @@ func runControllerPass(b *testing.B, kc, knownHosts string, n int, args ...strin
 		pl.Close()
 	}
 	cmd := exec.Command(tkgcert, append([]string{"controller", "--kubeconfig", kc, "--leader-elect=false",
-		"--metrics-bind-address", addr, "--health-probe-bind-address", "0", "--pprof-bind-address", pprofAddr,
+		"--metrics-bind-address", addr, "--metrics-secure=false", "--health-probe-bind-address", "0", "--pprof-bind-address", pprofAddr,
 		"--resync", "1h", "--known-hosts", knownHosts}, args...)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -43,6 +44,14 @@ const EventSource = "tkgcert"
 type ManagerOptions struct {
 	// MetricsBindAddress serves /metrics ("0" disables it).
 	MetricsBindAddress string
+	// MetricsSecure serves /metrics over HTTPS to authenticated and
+	// authorized callers only: each request's bearer token is checked with
+	// a TokenReview, then get on the non-resource URL /metrics with a
+	// SubjectAccessReview (controller-runtime's filter).
+	MetricsSecure bool
+	// MetricsCertDir holds tls.crt and tls.key for the secure /metrics;
+	// empty, a self-signed certificate is made in memory at start.
+	MetricsCertDir string
 	// HealthProbeBindAddress serves /healthz and /readyz ("0" disables them).
 	HealthProbeBindAddress string
 	// PprofBindAddress serves Go's /debug/pprof ("" or "0" disables it).
@@ -112,7 +121,7 @@ func Run(ctx context.Context, cfg *rest.Config, mo ManagerOptions, o Options) er
 	opts := manager.Options{
 		Scheme:                        scheme,
 		Logger:                        o.Log,
-		Metrics:                       metricsserver.Options{BindAddress: mo.MetricsBindAddress},
+		Metrics:                       metricsOptions(mo),
 		HealthProbeBindAddress:        mo.HealthProbeBindAddress,
 		PprofBindAddress:              mo.PprofBindAddress,
 		LeaderElection:                mo.LeaderElection,
@@ -228,6 +237,18 @@ func Run(ctx context.Context, cfg *rest.Config, mo ManagerOptions, o Options) er
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+// metricsOptions serves /metrics in the clear, or with TLS, authentication
+// and authorization.
+func metricsOptions(mo ManagerOptions) metricsserver.Options {
+	o := metricsserver.Options{BindAddress: mo.MetricsBindAddress}
+	if mo.MetricsSecure {
+		o.SecureServing = true
+		o.CertDir = mo.MetricsCertDir
+		o.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	return o
 }
 
 // leaderRunnable runs fn on the leader only.

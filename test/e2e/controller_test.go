@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,7 +36,10 @@ type controllerProcess struct {
 	cmd     *exec.Cmd
 	logFile string
 	metrics string // host:port
-	done    chan error
+	// token, when set, is a bearer token for the secure /metrics (HTTPS);
+	// without it /metrics is scraped over plain HTTP.
+	token string
+	done  chan error
 }
 
 func freePort(t *testing.T) string {
@@ -49,7 +53,8 @@ func freePort(t *testing.T) string {
 }
 
 // startController runs the controller against the lab as the controller's
-// service account, with a short resync.
+// service account, with a short resync, serving /metrics over plain HTTP
+// (podController runs it as shipped: HTTPS, tokens checked).
 func startController(t *testing.T, kubeconfig string, args ...string) *controllerProcess {
 	t.Helper()
 	p := &controllerProcess{t: t, logFile: filepath.Join(t.TempDir(), "controller.log"), metrics: freePort(t), done: make(chan error, 1)}
@@ -58,7 +63,7 @@ func startController(t *testing.T, kubeconfig string, args ...string) *controlle
 		t.Fatal(err)
 	}
 	args = append([]string{"controller", "--kubeconfig", kubeconfig, "--as", controllerSA,
-		"--leader-election-namespace", "tkgcert-system", "--metrics-bind-address", p.metrics, "--health-probe-bind-address", "0",
+		"--leader-election-namespace", "tkgcert-system", "--metrics-bind-address", p.metrics, "--metrics-secure=false", "--health-probe-bind-address", "0",
 		"--resync", "3s", "--follow-resync", "2s", "--known-hosts", filepath.Join(t.TempDir(), "known_hosts"), "-v", "2"}, args...)
 	p.cmd = exec.Command(tkgcert, args...)
 	p.cmd.Stdout, p.cmd.Stderr = log, log
@@ -147,13 +152,46 @@ func waitEvents(t *testing.T, sh *shell, ns, reason, object string, n int) {
 // these labels (a subset), and whether there is one.
 func (p *controllerProcess) metric(name string, labels ...string) (float64, bool) {
 	p.t.Helper()
-	resp, err := http.Get("http://" + p.metrics + "/metrics")
+	return metricValue(p.scrape(), name, labels...)
+}
+
+// scrape returns /metrics, read as Prometheus would: with p.token over
+// HTTPS when there is one.
+func (p *controllerProcess) scrape() string {
+	p.t.Helper()
+	code, body, err := p.get(p.token)
 	if err != nil {
 		p.t.Fatalf("scraping the controller's metrics: %v", err)
 	}
+	if code != http.StatusOK {
+		p.t.Fatalf("scraping the controller's metrics: HTTP %d: %s", code, body)
+	}
+	return body
+}
+
+// get requests /metrics with this bearer token ("" for none): over HTTPS,
+// not verifying the controller's self-signed certificate, if p.token is
+// set, else over HTTP.
+func (p *controllerProcess) get(token string) (int, string, error) {
+	scheme, client := "http", http.DefaultClient
+	if p.token != "" {
+		scheme = "https"
+		client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the controller's self-signed certificate
+	}
+	req, err := http.NewRequest(http.MethodGet, scheme+"://"+p.metrics+"/metrics", nil)
+	if err != nil {
+		return 0, "", err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return metricValue(string(body), name, labels...)
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
 }
 
 func metricValue(body, name string, labels ...string) (float64, bool) {

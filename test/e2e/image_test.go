@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -286,7 +287,8 @@ func podController(t *testing.T, lab *labProcess, sh *shell, layout, ns, sa stri
 	if err := json.Unmarshal([]byte(raw), &args); err != nil {
 		t.Fatalf("the Deployment's args %q: %v", raw, err)
 	}
-	p := &controllerProcess{t: t, logFile: filepath.Join(t.TempDir(), "controller.log"), metrics: freePort(t), done: make(chan error, 1)}
+	p := &controllerProcess{t: t, logFile: filepath.Join(t.TempDir(), "controller.log"), metrics: freePort(t), done: make(chan error, 1),
+		token: scraperToken(t, sh, ns)}
 	args = append(args, "--metrics-bind-address="+p.metrics, "--health-probe-bind-address=0", "-v=2")
 	args = append(args, extra...)
 	log, err := os.Create(p.logFile)
@@ -309,6 +311,16 @@ func podController(t *testing.T, lab *labProcess, sh *shell, layout, ns, sa stri
 		t.Errorf("the controller does not run as uid %d:\n%s", imageUID, status)
 	}
 	return p
+}
+
+// scraperToken is a token of a scraper as config/manager's
+// metrics_reader_role.yaml says to make one: a service account in ns bound
+// to tkgcert-metrics-reader (both made once).
+func scraperToken(t *testing.T, sh *shell, ns string) string {
+	t.Helper()
+	sh.run(fmt.Sprintf(`kubectl get serviceaccount -n %[1]s metrics-scraper >/dev/null 2>&1 || { kubectl create serviceaccount -n %[1]s metrics-scraper && `+
+		`kubectl create clusterrolebinding metrics-scraper --clusterrole tkgcert-metrics-reader --serviceaccount %[1]s:metrics-scraper; } >/dev/null`, ns))
+	return strings.TrimSpace(sh.run(fmt.Sprintf(`kubectl create token -n %s metrics-scraper --duration 2h`, ns)))
 }
 
 func TestControllerFromImage(t *testing.T) {
@@ -386,5 +398,78 @@ func TestControllerFromImage(t *testing.T) {
 			}
 		}
 		p.stop()
+	})
+
+	t.Run("its /metrics answers only allowed callers", func(t *testing.T) {
+		p := podController(t, lab, sh, layout, "tkgcert-system", "tkgcert-controller", "--resync=1h")
+		p.waitLog("Every cluster inventoried", 1)
+		other, err := sh.try(`kubectl create serviceaccount -n tkgcert-system nobody >/dev/null && kubectl create token -n tkgcert-system nobody --duration 1h`)
+		if err != nil {
+			t.Fatalf("a token of an account without rights: %v: %s", err, other)
+		}
+		other = strings.TrimSpace(other)
+		if v := p.mustMetric("tkgcert_clusters"); v != 2 {
+			t.Errorf("tkgcert_clusters = %v, want 2", v)
+		}
+		// No token: not authenticated.
+		if code, body, err := p.get(""); err != nil || code != http.StatusUnauthorized {
+			t.Errorf("/metrics without a token: HTTP %d, %v: %s", code, err, body)
+		}
+		// A valid token of an account not allowed get on /metrics.
+		if code, body, err := p.get(other); err != nil || code != http.StatusForbidden || !strings.Contains(body, "system:serviceaccount:tkgcert-system:nobody") {
+			t.Errorf("/metrics with the default account's token: HTTP %d, %v: %s", code, err, body)
+		}
+		// A token whose signature does not verify. The API server's
+		// TokenReview answers with an error, which controller-runtime's
+		// filter turns into a 500: refused all the same.
+		if code, body, err := p.get(p.token[:len(p.token)-4] + "AAAA"); err != nil || code == http.StatusOK || strings.Contains(body, "tkgcert_") {
+			t.Errorf("/metrics with a forged token: HTTP %d, %v: %s", code, err, body)
+		}
+		p.stop()
+	})
+
+	t.Run("config/policy holds its account to the rollout field and tkgcert.io annotations", func(t *testing.T) {
+		as := " --dry-run=server --as " + controllerSA
+		denied := []struct{ what, cmd, msg string }{
+			{"a KubeadmControlPlane's replicas",
+				`kubectl patch kcp -n c expiring-control-plane --type merge -p '{"spec":{"replicas":5}}'`,
+				"tkgcert-controller may change only spec.rolloutAfter or spec.rollout.after of KubeadmControlPlane c/expiring-control-plane, not spec.replicas"},
+			{"a KubeadmControlPlane's version",
+				`kubectl patch kcp -n c healthy-control-plane --type merge -p '{"spec":{"version":"v1.99.0"}}'`,
+				"not spec.version"},
+			{"a Cluster's pause",
+				`kubectl patch cluster -n c healthy --type merge -p '{"spec":{"paused":true}}'`,
+				"of Cluster c/healthy, not spec.paused"},
+			{"an annotation outside tkgcert.io",
+				`kubectl annotate cluster -n c healthy example.com/owner=someone`,
+				"may change only tkgcert.io/ annotations of Cluster c/healthy, not example.com/owner"},
+			{"a label",
+				`kubectl label cluster -n c healthy tier=gold`,
+				"may not change the labels, finalizers or owner references of Cluster c/healthy"},
+		}
+		for _, d := range denied {
+			out, err := sh.try(d.cmd + as)
+			if err == nil || !strings.Contains(out, d.msg) || !strings.Contains(out, "tkgcert-controller-changes") {
+				t.Errorf("%s, patched by the controller's account: err %v, output %q; want a denial by tkgcert-controller-changes saying %q", d.what, err, out, d.msg)
+			}
+			// The policy binds the controller's account only.
+			if out, err := sh.try(d.cmd + " --dry-run=server"); err != nil {
+				t.Errorf("%s, patched by an administrator: %v: %s", d.what, err, out)
+			}
+		}
+		// What the controller does is allowed (the subtest above rotated
+		// through it too).
+		rollout := `{"spec":{"rollout":{"after":"2099-01-01T00:00:00Z"}}}`
+		if v := sh.run(`kubectl get kcp -n c healthy-control-plane -o jsonpath='{.apiVersion}'`); strings.HasSuffix(v, "/v1beta1") {
+			rollout = `{"spec":{"rolloutAfter":"2099-01-01T00:00:00Z"}}`
+		}
+		for _, cmd := range []string{
+			`kubectl annotate cluster -n c healthy tkgcert.io/note=x`,
+			`kubectl patch kcp -n c healthy-control-plane --type merge -p '` + rollout + `'`,
+		} {
+			if out, err := sh.try(cmd + as); err != nil {
+				t.Errorf("%s, by the controller's account: %v: %s", cmd, err, out)
+			}
+		}
 	})
 }

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -52,16 +50,7 @@ func TestDashboardAndAlertMetrics(t *testing.T) {
 	p := startController(t, lab.kubeconfig(), "--dry-run")
 	p.waitLog("Every cluster inventoried", 1)
 
-	resp, err := http.Get("http://" + p.metrics + "/metrics")
-	if err != nil {
-		t.Fatalf("scraping the controller's metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := string(b)
+	body := p.scrape()
 
 	for m, where := range usedBy {
 		if !strings.Contains(body, "# TYPE "+m+" ") {
