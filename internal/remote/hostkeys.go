@@ -73,7 +73,7 @@ type hostKeys struct {
 
 // load reads the file, reporting its malformed lines (once each).
 func (h *hostKeys) load() (*khFile, error) {
-	f, err := readKnownHosts(h.path)
+	f, err := readKnownHostsShared(h.path)
 	if err != nil {
 		return nil, &hostKeyError{msg: err.Error(), err: err}
 	}
@@ -263,7 +263,7 @@ func changedError(id hostID, presented, file string, want []*khLine, legacy bool
 // cannot be read; check reports that), and whether they are its address's
 // (see recorded).
 func (h *hostKeys) known(id hostID) ([]*khLine, bool) {
-	f, err := readKnownHosts(h.path)
+	f, err := readKnownHostsShared(h.path)
 	if err != nil {
 		return nil, false
 	}

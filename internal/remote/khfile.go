@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -233,6 +234,53 @@ func readKnownHosts(path string) (*khFile, error) {
 	}
 	f := parseKnownHosts(path, data)
 	f.mode = fi.Mode().Perm()
+	return f, nil
+}
+
+// parsed holds the last parse of each known_hosts file, for the checks that
+// only read it: every dial reads the file twice, and a fleet of 2000 nodes
+// parsed a 2000-line file 4000 times, most of a controller pass's
+// allocations. The file is still read and its safety checked on every
+// call; only when its bytes are those parsed last is the parse reused.
+var parsed sync.Map // absolute path -> parsedFile
+
+type parsedFile struct {
+	data []byte
+	f    *khFile
+}
+
+var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readKnownHostsShared is readKnownHosts for readers. The result may be
+// shared with other callers: it must not be modified (updateKnownHosts
+// parses its own copy).
+func readKnownHostsShared(path string) (*khFile, error) {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() > maxKnownHostsSize {
+		return readKnownHosts(path) // missing, too large, or an error it words
+	}
+	if err := checkSafe(path, fi); err != nil {
+		return nil, err
+	}
+	buf := readBuffers.Get().(*bytes.Buffer)
+	defer readBuffers.Put(buf)
+	buf.Reset()
+	fh, err := os.Open(path)
+	if err != nil {
+		return readKnownHosts(path)
+	}
+	_, err = buf.ReadFrom(io.LimitReader(fh, maxKnownHostsSize+1))
+	fh.Close()
+	if err != nil || buf.Len() > maxKnownHostsSize {
+		return readKnownHosts(path)
+	}
+	if p, ok := parsed.Load(path); ok && bytes.Equal(p.(parsedFile).data, buf.Bytes()) {
+		return p.(parsedFile).f, nil
+	}
+	data := bytes.Clone(buf.Bytes())
+	f := parseKnownHosts(path, data)
+	f.mode = fi.Mode().Perm()
+	parsed.Store(path, parsedFile{data: data, f: f})
 	return f, nil
 }
 
