@@ -169,8 +169,9 @@ func (r *Reader) Namespaces() []string { return r.namespaces }
 func NewReader(cfg *rest.Config) (*Reader, error) {
 	if cfg.Timeout == 0 {
 		// A Supervisor that stops answering (packets dropped, not refused)
-		// must not hold a read for ever; a page of a list takes well under
-		// a second.
+		// must not hold a read for ever. A page of 500 KubeadmControlPlanes
+		// from a busy Supervisor took over 30 s in the 1000-cluster bench,
+		// so the bound is generous (--request-timeout sets another).
 		cfg = rest.CopyConfig(cfg)
 		cfg.Timeout = RequestTimeout
 	}
@@ -194,7 +195,7 @@ func NewReader(cfg *rest.Config) (*Reader, error) {
 }
 
 // RequestTimeout bounds each request of a Reader made by NewReader.
-var RequestTimeout = 30 * time.Second
+var RequestTimeout = 2 * time.Minute
 
 // NewReaderFor builds a Reader on an existing client and known version.
 func NewReaderFor(c client.Client, v capi.APIVersion) *Reader { return &Reader{c: c, version: v} }
