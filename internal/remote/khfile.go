@@ -212,29 +212,51 @@ func wildcardMatch(pattern, name string) bool {
 // readKnownHosts reads and parses the known_hosts file at path after
 // checking who may write it; a missing file knows no host.
 func readKnownHosts(path string) (*khFile, error) {
-	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return parseKnownHosts(path, nil), nil
-	}
+	var buf bytes.Buffer
+	mode, err := loadKnownHosts(path, &buf)
 	if err != nil {
-		return nil, fmt.Errorf("reading the known_hosts file %s: %w", path, err)
-	}
-	if err := checkSafe(path, fi); err != nil {
 		return nil, err
 	}
-	if fi.Size() > maxKnownHostsSize {
-		return nil, fmt.Errorf("the known_hosts file %s is larger than %d MiB: refusing to read it (remove the entries of hosts that are gone, e.g. with ssh-keygen -R)", path, maxKnownHostsSize>>20)
+	f := parseKnownHosts(path, buf.Bytes())
+	if mode != 0 {
+		f.mode = mode
 	}
-	data, err := os.ReadFile(path)
+	return f, nil
+}
+
+// loadKnownHosts reads the file at path into buf after checking who may
+// write it and its size, and returns its permissions (0 and nothing read
+// for a missing file).
+func loadKnownHosts(path string, buf *bytes.Buffer) (fs.FileMode, error) {
+	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return parseKnownHosts(path, nil), nil
+		return 0, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the known_hosts file %s: %w", path, err)
+		return 0, fmt.Errorf("reading the known_hosts file %s: %w", path, err)
 	}
-	f := parseKnownHosts(path, data)
-	f.mode = fi.Mode().Perm()
-	return f, nil
+	if err := checkSafe(path, fi); err != nil {
+		return 0, err
+	}
+	tooLarge := fmt.Errorf("the known_hosts file %s is larger than %d MiB: refusing to read it (remove the entries of hosts that are gone, e.g. with ssh-keygen -R)", path, maxKnownHostsSize>>20)
+	if fi.Size() > maxKnownHostsSize {
+		return 0, tooLarge
+	}
+	fh, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading the known_hosts file %s: %w", path, err)
+	}
+	defer fh.Close()
+	if _, err := buf.ReadFrom(io.LimitReader(fh, maxKnownHostsSize+1)); err != nil {
+		return 0, fmt.Errorf("reading the known_hosts file %s: %w", path, err)
+	}
+	if buf.Len() > maxKnownHostsSize {
+		return 0, tooLarge
+	}
+	return fi.Mode().Perm(), nil
 }
 
 // parsed holds the last parse of each known_hosts file, for the checks that
@@ -255,31 +277,21 @@ var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // shared with other callers: it must not be modified (updateKnownHosts
 // parses its own copy).
 func readKnownHostsShared(path string) (*khFile, error) {
-	fi, err := os.Stat(path)
-	if err != nil || fi.Size() > maxKnownHostsSize {
-		return readKnownHosts(path) // missing, too large, or an error it words
-	}
-	if err := checkSafe(path, fi); err != nil {
-		return nil, err
-	}
 	buf := readBuffers.Get().(*bytes.Buffer)
 	defer readBuffers.Put(buf)
 	buf.Reset()
-	fh, err := os.Open(path)
+	mode, err := loadKnownHosts(path, buf)
 	if err != nil {
-		return readKnownHosts(path)
-	}
-	_, err = buf.ReadFrom(io.LimitReader(fh, maxKnownHostsSize+1))
-	fh.Close()
-	if err != nil || buf.Len() > maxKnownHostsSize {
-		return readKnownHosts(path)
+		return nil, err
 	}
 	if p, ok := parsed.Load(path); ok && bytes.Equal(p.(parsedFile).data, buf.Bytes()) {
 		return p.(parsedFile).f, nil
 	}
 	data := bytes.Clone(buf.Bytes())
 	f := parseKnownHosts(path, data)
-	f.mode = fi.Mode().Perm()
+	if mode != 0 {
+		f.mode = mode
+	}
 	parsed.Store(path, parsedFile{data: data, f: f})
 	return f, nil
 }
