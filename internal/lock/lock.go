@@ -139,18 +139,34 @@ func (l *Lock) fill(lease *coordinationv1.Lease, now metav1.MicroTime, acquire b
 	}
 }
 
+// The Lease lives in the cluster's namespace, and anyone who may write
+// Leases there may write it: it is read as untrusted input.
+const (
+	// maxDuration bounds the duration a Lease claims, so that a hand-made
+	// Lease cannot hold a cluster for years.
+	maxDuration = 10 * time.Minute
+	// maxHolder bounds the holder repeated in errors.
+	maxHolder = 200
+)
+
 // heldByOther is a *HeldError when the Lease names a holder other than
-// self whose renewal has not expired at now.
+// self whose renewal has not expired at now. A duration over maxDuration
+// counts as maxDuration; a renewal more than maxDuration ahead of the
+// clock was not written by a run and holds nothing.
 func heldByOther(lease *coordinationv1.Lease, self string, now time.Time) *HeldError {
 	holder := ptr.Deref(lease.Spec.HolderIdentity, "")
 	if holder == "" || holder == self || lease.Spec.RenewTime == nil {
 		return nil
 	}
-	d := time.Duration(ptr.Deref(lease.Spec.LeaseDurationSeconds, 0)) * time.Second
-	if !now.Before(lease.Spec.RenewTime.Add(d)) {
+	renewed := lease.Spec.RenewTime.Time
+	d := min(time.Duration(ptr.Deref(lease.Spec.LeaseDurationSeconds, 0))*time.Second, maxDuration)
+	if !now.Before(renewed.Add(d)) || renewed.After(now.Add(maxDuration)) {
 		return nil
 	}
-	return &HeldError{Holder: holder, Renewed: lease.Spec.RenewTime.Time, Duration: d}
+	if len(holder) > maxHolder {
+		holder = holder[:maxHolder] + "…"
+	}
+	return &HeldError{Holder: holder, Renewed: renewed, Duration: d}
 }
 
 // renew writes renewTime every third of the duration until stopped.

@@ -157,3 +157,35 @@ func TestRenewedUntilReleased(t *testing.T) {
 		t.Errorf("Release touched another holder's Lease: %+v", got)
 	}
 }
+
+// TestHostileLease: a Lease written by hand in the cluster's namespace
+// cannot hold the cluster beyond maxDuration, nor flood the error.
+func TestHostileLease(t *testing.T) {
+	env := testenv.Get(t, capi.V1Beta2)
+	ctx := context.Background()
+	namespace(t, env.Client, "hostile")
+	put := func(cluster, holder string, renewed time.Time, seconds int32) {
+		t.Helper()
+		at := metav1.NewMicroTime(renewed)
+		if err := env.Client.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: "hostile", Name: lock.Name(cluster)},
+			Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(holder), LeaseDurationSeconds: ptr.To(seconds), RenewTime: &at}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A duration of 68 years, renewed 11 minutes ago: expired.
+	put("forever", "squatter", time.Now().Add(-11*time.Minute), 1<<31-1)
+	if err := lock.Check(ctx, env.Client, "hostile", "forever", "me"); err != nil {
+		t.Errorf("a Lease claiming 68 years, renewed 11 minutes ago: %v", err)
+	}
+	// Renewed in the year 9999: holds nothing.
+	put("future", "squatter", time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 60)
+	if err := lock.Check(ctx, env.Client, "hostile", "future", "me"); err != nil {
+		t.Errorf("a Lease renewed in 9999: %v", err)
+	}
+	// A live Lease with a 100 KB holder: held, and the error stays short.
+	put("long", strings.Repeat("x", 100<<10), time.Now(), 60)
+	err := lock.Check(ctx, env.Client, "hostile", "long", "me")
+	if !lock.IsHeld(err) || len(err.Error()) > 1000 {
+		t.Errorf("a live Lease with a 100 KB holder: held %v, error of %d bytes", lock.IsHeld(err), len(err.Error()))
+	}
+}
